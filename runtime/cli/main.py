@@ -1,0 +1,145 @@
+"""The ``vmvc`` entry point: finds the command, imports only its module, and runs it.
+
+Commands are a table of lazy ``module:function`` references, so ``vmvc run`` imports the engine and
+nothing else (start-up time is part of what we measure). ``runtime`` owns its own commands; other
+packages (``sim``, ``benchmarks``) add theirs through the ``vmvc.commands`` entry-point group, so
+``runtime`` never imports them.
+
+Each command function takes ``argv`` (the words after the command) and returns an exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# name -> (module:function, one-line help, section)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run": ("runtime.cli.containers:run", "Create and run a new container from an image", "Containers"),
+    "create": ("runtime.cli.containers:create", "Create a new container", "Containers"),
+    "start": ("runtime.cli.containers:start", "Start one or more stopped containers", "Containers"),
+    "stop": ("runtime.cli.containers:stop", "Stop one or more running containers", "Containers"),
+    "kill": ("runtime.cli.containers:kill", "Kill one or more running containers", "Containers"),
+    "rm": ("runtime.cli.containers:rm", "Remove one or more containers", "Containers"),
+    "wait": ("runtime.cli.containers:wait", "Block until containers stop, print exit codes", "Containers"),
+    "ps": ("runtime.cli.containers:ps", "List containers", "Containers"),
+    "logs": ("runtime.cli.containers:logs", "Fetch the logs of a container", "Containers"),
+    "exec": ("runtime.cli.containers:exec_", "Run a command in a running container", "Containers"),
+    "inspect": ("runtime.cli.containers:inspect", "Low-level information on containers", "Containers"),
+    "stats": ("runtime.cli.containers:stats", "Resource usage of containers", "Containers"),
+    "container": ("runtime.cli.containers:container", "Manage containers", "Containers"),
+    "images": ("runtime.cli.images:images", "List images", "Images"),
+    "image": ("runtime.cli.images:image", "Manage images", "Images"),
+    "import": ("runtime.cli.images:import_", "Import a rootfs tarball as an image", "Images"),
+    "load": ("runtime.cli.images:load", "Load images from a docker-archive or OCI tarball", "Images"),
+    "save": ("runtime.cli.images:save", "Save images to a tarball", "Images"),
+    "rmi": ("runtime.cli.images:rmi", "Remove one or more images", "Images"),
+    "vm": ("runtime.cli.vm:vm", "Boot and measure virtual machines (QEMU, pyvmm)", "Virtual machines"),
+    "daemon": ("runtime.cli.daemon:daemon", "Serve the Docker Engine API on a socket", "System"),
+    "doctor": ("runtime.cli.system:doctor", "What this host supports, with evidence", "System"),
+    "system": ("runtime.cli.system:system", "Manage vmvc (df, prune, info)", "System"),
+    "version": ("runtime.cli.system:version", "Show the vmvc version", "System"),
+}
+
+ENTRY_POINT_GROUP = "vmvc.commands"
+
+
+def _plugins() -> dict[str, tuple[str, str, str]]:
+    """Commands other packages register (``sim``, ``bench``), without importing them yet."""
+    from importlib.metadata import entry_points
+
+    found = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found[ep.name] = (ep.value, "", "Simulation and benchmarks")
+    return found
+
+
+def _load(ref: str):
+    import importlib
+
+    module, _, func = ref.partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def _help_line(ref: str, given: str) -> str:
+    if given:
+        return given
+    try:
+        doc = (_load(ref).__doc__ or "").strip()
+    except Exception:  # a broken plugin must not break --help
+        return "(unavailable)"
+    return doc.splitlines()[0] if doc else ""
+
+
+def usage(commands: dict) -> str:
+    lines = ["Usage:  vmvc [--version] [--help] COMMAND [ARG...]", "",
+             "VMs vs containers, measured: a real container engine, real VMs, a simulation, benchmarks.", ""]
+    sections: dict[str, list[str]] = {}
+    for name, (ref, text, section) in commands.items():
+        try:
+            _load_module_only(ref)
+        except ImportError:
+            continue  # not built yet: do not advertise it
+        sections.setdefault(section, []).append(f"  {name:<10} {_help_line(ref, text)}")
+    for section, rows in sections.items():
+        lines += [f"{section}:", *rows, ""]
+    lines.append("Run 'vmvc COMMAND --help' for more information on a command.")
+    return "\n".join(lines)
+
+
+def _available(ref: str) -> bool:
+    try:
+        _load_module_only(ref)
+    except ImportError:
+        return False
+    return True
+
+
+def _load_module_only(ref: str) -> None:
+    import importlib.util
+
+    module = ref.partition(":")[0]
+    if importlib.util.find_spec(module) is None:
+        raise ImportError(module)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage({**COMMANDS, **_plugins()}))
+        return 0
+    if argv[0] in ("-v", "--version"):
+        argv[0] = "version"
+    name, rest = argv[0], argv[1:]
+    entry = COMMANDS.get(name) or _plugins().get(name)
+    if entry is None:
+        return _unknown(name)
+    try:
+        func = _load(entry[0])
+    except (ImportError, AttributeError):
+        print(f"vmvc: '{name}' is not available in this build", file=sys.stderr)
+        return 2
+    from runtime.errors import VmvcError
+
+    try:
+        return int(func(rest) or 0)
+    except VmvcError as e:
+        print(f"vmvc: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 141
+
+
+def _unknown(name: str) -> int:
+    import difflib
+
+    names = [n for n, entry in {**COMMANDS, **_plugins()}.items() if _available(entry[0])]
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    print(f"vmvc: '{name}' is not a vmvc command.{hint}\nSee 'vmvc --help'.", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Printing shared by the CLI modules: JSON for machines, rich tables for people."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def print_json(data) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def table(title: str | None, columns: list[str], rows: list[list[str]], styles: dict | None = None):
+    """A rich table; imported lazily so fast commands do not pay for rich."""
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, show_lines=False, expand=False)
+    for col in columns:
+        t.add_column(col, overflow="fold", style=(styles or {}).get(col))
+    for row in rows:
+        t.add_row(*row)
+    Console().print(t)
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.3g}{unit}"
+        n /= 1000
+    return f"{n}B"

@@ -1,0 +1,55 @@
+"""``vmvc doctor``, ``vmvc version`` and ``vmvc system …``."""
+
+from __future__ import annotations
+
+from runtime.cli.args import parse, parser
+from runtime.cli.output import print_json, table
+
+VERDICT_STYLE = {"ready": "[green]ready[/]", "degraded": "[yellow]degraded[/]", "missing": "[red]missing[/]"}
+
+
+def doctor(argv: list[str]) -> int:
+    """What this host supports, with evidence"""
+    p = parser("vmvc doctor", "Probe this host: what the real parts can use, each with its evidence.", 2)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    args = parse(p, argv)
+    from runtime.doctor import probe
+
+    report = probe()
+    if args.json:
+        print_json(report.to_dict())
+        return 0
+    rows = [[c.group, c.name, VERDICT_STYLE[c.verdict], c.evidence, c.advice] for c in report.checks]
+    table(f"vmvc doctor ({report.seconds:.2f}s)", ["group", "check", "verdict", "evidence", "what to do"],
+          rows)
+    return 0
+
+
+def version(argv: list[str]) -> int:
+    """Show the vmvc version"""
+    import platform
+
+    from runtime import __version__
+
+    print(f"vmvc {__version__} (Python {platform.python_version()}, {platform.system()} {platform.release()})")
+    return 0
+
+
+def system(argv: list[str]) -> int:
+    """Manage vmvc (df, prune, info)"""
+    from runtime.cli.dispatch import subcommands
+
+    return subcommands("vmvc system", argv, {
+        "df": ("runtime.cli.images:system_df", "Show disk usage and shared-layer savings"),
+        "info": ("runtime.cli.system:info", "Show what this host supports (short doctor)"),
+    })
+
+
+def info(argv: list[str]) -> int:
+    """Show what this host supports (short doctor)"""
+    from runtime.doctor import host
+
+    report = host()
+    for c in report.checks:
+        print(f"{c.name:16} {c.verdict:9} {c.evidence}")
+    return 0

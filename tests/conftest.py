@@ -14,6 +14,8 @@ import pytest
 
 from runtime.doctor import host
 
+pytest_plugins = ["pytester"]
+
 NAMESPACE_CHECKS = [f"ns.{k}" for k in ("mnt", "uts", "ipc", "pid", "net", "cgroup")]
 
 # marker -> doctor checks that must be usable

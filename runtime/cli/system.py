@@ -31,7 +31,8 @@ def version(argv: list[str]) -> int:
 
     from runtime import __version__
 
-    print(f"vmvc {__version__} (Python {platform.python_version()}, {platform.system()} {platform.release()})")
+    host = f"{platform.system()} {platform.release()}"
+    print(f"vmvc {__version__} (Python {platform.python_version()}, {host})")
     return 0
 
 

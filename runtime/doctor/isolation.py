@@ -38,7 +38,7 @@ def _try_overlay(sys_, workdir: str) -> str | None:
     try:
         sys_.mount(None, "/", None, MS_REC | MS_PRIVATE)
         merged = os.path.join(workdir, "merged")
-        opts = "lowerdir={0}/lower,upperdir={0}/upper,workdir={0}/work".format(workdir)
+        opts = f"lowerdir={workdir}/lower,upperdir={workdir}/upper,workdir={workdir}/work"
         sys_.mount("overlay", merged, "overlay", 0, opts)
         with open(os.path.join(merged, "probe")) as f:
             if f.read() != "lower":

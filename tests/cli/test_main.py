@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 
 def vmvc(*args):
@@ -33,7 +34,6 @@ def test_version():
 
 
 def test_console_script_is_installed():
-    import shutil
-    exe = shutil.which("vmvc") or str((__import__("pathlib").Path(sys.executable).parent / "vmvc"))
+    exe = Path(sys.executable).parent / "vmvc"
     r = subprocess.run([exe, "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "doctor" in r.stdout

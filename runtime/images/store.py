@@ -1,0 +1,544 @@
+"""The content-addressed image store: blobs by digest, one directory per layer, tags in one index.
+
+Layout under ``runtime.paths.subdir("images")``::
+
+    index.json            images (config summary, layer diff ids, tags) and tags -> image id
+    lock                  flock(2) taken by every writer (import, load, tag, rmi, prune)
+    blobs/sha256/<hex>    OCI blobs: image configs, manifests, uncompressed layer tars (kept so that
+                          ``save`` reproduces the exact bytes, hence the same ids, like docker's tar-split)
+    layers/<hex>/         each layer extracted once (named by its diff id), shared read-only by every
+                          container of every image that has it
+    holds/<hex>/<cid>     one empty file per container using an image (rmi refuses while any exists)
+    tmp/vmvc-*            staging and deletion dirs, renamed atomically into place (or away)
+
+Readers never lock: the index is replaced by rename, and a store object caches it keyed by the file's
+(inode, mtime, size), so :meth:`ImageStore.resolve` of an existing image costs one ``stat``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from runtime.errors import Conflict, NotFound, VmvcError
+from runtime.images import layers as layerlib
+from runtime.images import reference
+
+MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
+MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_HEX = re.compile(r"^[0-9a-f]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """One image as the container engine needs it (cheap: built from the cached index)."""
+
+    id: str                      # sha256:<hex> of the OCI config blob
+    name: str                    # first tag, normalised (docker.io/library/busybox:latest), or ""
+    repo_tags: list[str]         # familiar forms: ["busybox:latest"]
+    tags: list[str]              # normalised forms
+    config: dict                 # the OCI config's "config" (Env, Cmd, Entrypoint, WorkingDir, User)
+    diff_ids: list[str]          # bottom layer first, as in the OCI config
+    layer_dirs: list[str]        # TOP layer first: ready for overlay's lowerdir=top:...:bottom
+    size: int                    # bytes of file content in its layers
+    created: str
+    architecture: str
+    os: str
+    manifest: str                # digest of the OCI manifest blob
+
+    @property
+    def short_id(self) -> str:
+        return self.id[7:19]
+
+
+def _shown(ref: str) -> str:
+    """How docker names a missing image: ``foo`` -> ``foo:latest``; ids as given."""
+    if ref.startswith("sha256:") or _HEX.match(ref):
+        return ref
+    return reference.familiar(reference.normalise(ref))
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _empty_index() -> dict:
+    return {"images": {}, "tags": {}, "layers": {}}
+
+
+class ImageStore:
+    """Images on local disk. One object per process is enough; it caches the parsed index."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = str(root)
+        self.blobs = os.path.join(self.root, "blobs", "sha256")
+        self.layers = os.path.join(self.root, "layers")
+        self.holds = os.path.join(self.root, "holds")
+        self.tmp = os.path.join(self.root, "tmp")
+        self._index_path = os.path.join(self.root, "index.json")
+        for d in (self.blobs, self.layers, self.holds, self.tmp):
+            os.makedirs(d, exist_ok=True)
+        self._key: tuple | None = None
+        self._idx: dict = _empty_index()
+        self._objs: dict[str, Image] = {}
+
+    # -- paths -------------------------------------------------------------------------------------
+    def blob_path(self, digest: str) -> str:
+        return os.path.join(self.blobs, digest.partition(":")[2])
+
+    def layer_dir(self, diff_id: str) -> str:
+        return os.path.join(self.layers, diff_id.partition(":")[2])
+
+    # -- reading -----------------------------------------------------------------------------------
+    def _index(self) -> dict:
+        try:
+            st = os.stat(self._index_path)
+        except FileNotFoundError:
+            if self._key is not None:
+                self._key, self._idx, self._objs = None, _empty_index(), {}
+            return self._idx
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if key != self._key:
+            with open(self._index_path, "rb") as f:
+                self._idx = json.load(f)
+            self._key, self._objs = key, {}
+        return self._idx
+
+    def _image(self, idx: dict, image_id: str) -> Image:
+        obj = self._objs.get(image_id)
+        if obj is None:
+            rec = idx["images"][image_id]
+            tags = list(rec.get("tags", []))
+            obj = Image(id=image_id, name=tags[0] if tags else "",
+                        repo_tags=[reference.familiar(t) for t in tags], tags=tags,
+                        config=rec.get("config") or {}, diff_ids=list(rec["layers"]),
+                        layer_dirs=[self.layer_dir(d) for d in reversed(rec["layers"])],
+                        size=rec.get("size", 0), created=rec.get("created", ""),
+                        architecture=rec.get("architecture", "amd64"), os=rec.get("os", "linux"),
+                        manifest=rec.get("manifest", ""))
+            self._objs[image_id] = obj
+        return obj
+
+    def images(self) -> list[Image]:
+        idx = self._index()
+        found = [self._image(idx, i) for i in idx["images"]]
+        return sorted(found, key=lambda im: im.created, reverse=True)
+
+    def _lookup(self, idx: dict, ref: str) -> str | None:
+        if ref.startswith("sha256:"):
+            hexpart = ref[7:]
+            if ref in idx["images"]:
+                return ref
+            return self._by_prefix(idx, hexpart) if _HEX.match(hexpart) else None
+        try:
+            full = reference.normalise(ref)
+        except VmvcError:
+            full = None
+        if full is not None and full in idx["tags"]:
+            return idx["tags"][full]
+        if _HEX.match(ref):
+            return self._by_prefix(idx, ref)
+        if full is None:
+            reference.normalise(ref)  # re-raise the format error
+        return None
+
+    @staticmethod
+    def _by_prefix(idx: dict, hexpart: str) -> str | None:
+        hits = [i for i in idx["images"] if i[7:].startswith(hexpart)]
+        if len(hits) > 1:
+            raise VmvcError(f"short image id {hexpart!r} is ambiguous: {len(hits)} images match")
+        return hits[0] if hits else None
+
+    def find(self, ref: str) -> Image | None:
+        """The image ``ref`` names, or None (no built-in creation)."""
+        idx = self._index()
+        image_id = self._lookup(idx, ref)
+        return self._image(idx, image_id) if image_id else None
+
+    def resolve(self, ref: str) -> Image:
+        """Name, name:tag, full id or short id -> Image. Built-ins are created on first use."""
+        found = self.find(ref)
+        if found is not None:
+            return found
+        from runtime.images import builtin
+
+        full = reference.normalise(ref) if not ref.startswith("sha256:") else ref
+        if full in builtin.BUILTINS:
+            return builtin.create(self, full)
+        raise NotFound(f"No such image: {_shown(ref)}")
+
+    def config_blob(self, image: Image) -> bytes:
+        with open(self.blob_path(image.id), "rb") as f:
+            return f.read()
+
+    # -- holds (containers using an image) ---------------------------------------------------------
+    def _hold_dir(self, image_id: str) -> str:
+        return os.path.join(self.holds, image_id.partition(":")[2])
+
+    def hold(self, image_id: str, container_id: str) -> None:
+        d = self._hold_dir(image_id)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, container_id), "wb"):
+            pass
+
+    def release(self, image_id: str, container_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(self._hold_dir(image_id), container_id))
+
+    def holders(self, image_id: str) -> list[str]:
+        try:
+            return sorted(os.listdir(self._hold_dir(image_id)))
+        except FileNotFoundError:
+            return []
+
+    # -- writing -----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self):
+        """Exclusive writer lock; yields the index freshly read from disk."""
+        fd = os.open(os.path.join(self.root, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._key = None
+            idx = self._index()
+            yield json.loads(json.dumps(idx))  # a private copy: a failed writer leaves the cache intact
+        finally:
+            os.close(fd)
+
+    def _write_index(self, idx: dict) -> None:
+        tmp = os.path.join(self.tmp, f"vmvc-index-{os.getpid()}.json")
+        with open(tmp, "w") as f:
+            json.dump(idx, f, separators=(",", ":"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, self._index_path)
+        self._key = None
+
+    def _write_blob(self, data: bytes) -> str:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        final = self.blob_path(digest)
+        if not os.path.exists(final):
+            fd, tmp = tempfile.mkstemp(prefix="vmvc-blob-", dir=self.tmp)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.rename(tmp, final)
+        return digest
+
+    @contextlib.contextmanager
+    def staging(self):
+        """A private dir under tmp/ for one import; removed whatever happens (also on Ctrl-C)."""
+        path = tempfile.mkdtemp(prefix=f"vmvc-stage-{os.getpid()}-", dir=self.tmp)
+        try:
+            yield Staging(self, path)
+        finally:
+            layerlib.remove_tree(path)
+
+    def add(self, stage: Staging, layer_ids: list[str], config_bytes: bytes, tags: list[str]) -> Image:
+        """Commit staged layers plus a config as one image, atomically, and tag it."""
+        config = json.loads(config_bytes)
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        if diff_ids != layer_ids:
+            raise VmvcError(f"image config lists layers {diff_ids}, the archive holds {layer_ids}")
+        full_tags = [reference.normalise(t) for t in tags]
+        with self._locked() as idx:
+            self._clean_tmp()
+            for diff_id in layer_ids:
+                stage.commit_layer(diff_id)
+                info = stage.layers[diff_id]
+                idx["layers"][diff_id] = {"size": info.content_size, "blob_size": info.blob_size}
+            image_id = self._write_blob(config_bytes)
+            manifest = {"schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
+                        "config": {"mediaType": MEDIA_CONFIG, "digest": image_id, "size": len(config_bytes)},
+                        "layers": [{"mediaType": MEDIA_LAYER, "digest": d,
+                                    "size": idx["layers"][d]["blob_size"]} for d in layer_ids]}
+            manifest_digest = self._write_blob(json.dumps(manifest, separators=(",", ":")).encode())
+            rec = idx["images"].get(image_id) or {"tags": []}
+            rec.update(layers=layer_ids, config=config.get("config") or {}, manifest=manifest_digest,
+                       created=config.get("created") or _now(), architecture=config.get("architecture", ""),
+                       os=config.get("os", ""), size=sum(idx["layers"][d]["size"] for d in layer_ids))
+            idx["images"][image_id] = rec
+            for tag in full_tags:
+                self._retag(idx, tag, image_id)
+            self._write_index(idx)
+        return self._image(self._index(), image_id)
+
+    @staticmethod
+    def _retag(idx: dict, tag: str, image_id: str) -> None:
+        old = idx["tags"].get(tag)
+        if old and old != image_id and old in idx["images"]:
+            idx["images"][old]["tags"].remove(tag)  # the old image becomes dangling, like docker
+        idx["tags"][tag] = image_id
+        if tag not in idx["images"][image_id]["tags"]:
+            idx["images"][image_id]["tags"].append(tag)
+
+    def tag(self, ref: str, new: str) -> Image:
+        image = self.resolve(ref)
+        full = reference.normalise(new)
+        with self._locked() as idx:
+            if image.id not in idx["images"]:
+                raise NotFound(f"No such image: {ref}")
+            self._retag(idx, full, image.id)
+            self._write_index(idx)
+        return self._image(self._index(), image.id)
+
+    def import_tar(self, src, ref: str | None = None, *, config: dict | None = None,
+                   created: str | None = None, comment: str = "vmvc import", trusted: bool = False) -> Image:
+        """A rootfs tarball (path or binary stream, maybe compressed) as a one-layer image."""
+        if ref is not None:
+            reference.normalise(ref)  # bad names fail before any work
+        with self.staging() as stage:
+            if isinstance(src, (str, os.PathLike)):
+                try:
+                    f = open(src, "rb")
+                except OSError as e:
+                    raise VmvcError(f"open {src}: {e.strerror}") from None
+                with f:
+                    diff_id = stage.add_layer(f, trusted=trusted)
+            else:
+                diff_id = stage.add_layer(src, trusted=trusted)
+            when = created or _now()
+            body = {"architecture": "amd64", "os": "linux", "created": when,
+                    "config": config if config is not None else {"Env": [DEFAULT_PATH]},
+                    "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+                    "history": [{"created": when, "created_by": comment}]}
+            data = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+            return self.add(stage, [diff_id], data, [ref] if ref else [])
+
+    # -- removing ----------------------------------------------------------------------------------
+    def remove(self, ref: str, force: bool = False) -> list[dict]:
+        """``docker rmi``: untag, and delete the image once no tag is left. Docker-like result list."""
+        image = self.find(ref)
+        if image is None:
+            raise NotFound(f"No such image: {_shown(ref)}")
+        by_tag = not (ref.startswith("sha256:") or (_HEX.match(ref) and image.id[7:].startswith(ref)))
+        doomed: list[str] = []
+        out: list[dict] = []
+        with self._locked() as idx:
+            rec = idx["images"].get(image.id)
+            if rec is None:
+                raise NotFound(f"No such image: {ref}")
+            users = self.holders(image.id)
+            if by_tag and len(rec["tags"]) > 1:
+                untag = [reference.normalise(ref)]
+            else:
+                if not by_tag and len(rec["tags"]) > 1 and not force:
+                    raise Conflict(f"conflict: unable to delete {image.short_id} (must be forced) - "
+                                   f"image is referenced in multiple repositories")
+                if users and not force:
+                    raise Conflict(f"conflict: unable to remove repository reference {ref!r} (must force)"
+                                   f" - container {users[0][:12]} is using its referenced image "
+                                   f"{image.short_id}")
+                untag = list(rec["tags"])
+            for tag in untag:
+                rec["tags"].remove(tag)
+                idx["tags"].pop(tag, None)
+                out.append({"Untagged": reference.familiar(tag)})
+            if not rec["tags"] and not users:
+                del idx["images"][image.id]
+                out.append({"Deleted": image.id})
+                doomed = self._unreferenced(idx)
+            self._write_index(idx)
+            moved = self._move_away(doomed)
+        for path in moved:
+            layerlib.remove_tree(path)
+        return out
+
+    def _unreferenced(self, idx: dict) -> list[str]:
+        """Layer dirs and blobs no image in ``idx`` refers to (their paths); drops them from idx."""
+        used_layers = {d for rec in idx["images"].values() for d in rec["layers"]}
+        used_blobs = set(used_layers)
+        for image_id, rec in idx["images"].items():
+            used_blobs.update((image_id, rec.get("manifest", "")))
+        for d in list(idx["layers"]):
+            if d not in used_layers:
+                del idx["layers"][d]
+        paths = [os.path.join(self.layers, h) for h in os.listdir(self.layers)
+                 if "sha256:" + h not in used_layers]
+        paths += [os.path.join(self.blobs, h) for h in os.listdir(self.blobs)
+                  if "sha256:" + h not in used_blobs]
+        return paths
+
+    def _move_away(self, paths: list[str]) -> list[str]:
+        """Rename doomed paths into tmp/ (atomic disappearance) so the slow delete runs unlocked."""
+        moved = []
+        for i, path in enumerate(paths):
+            dest = os.path.join(self.tmp, f"vmvc-del-{os.getpid()}-{time.monotonic_ns()}-{i}")
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(path, dest)
+                moved.append(dest)
+        return moved
+
+    def _clean_tmp(self) -> None:
+        """Remove staging/deletion dirs of processes that died (crash, SIGKILL). Caller holds the lock."""
+        for name in os.listdir(self.tmp):
+            parts = name.split("-")
+            if len(parts) < 3 or not parts[2].isdigit():
+                continue
+            pid = int(parts[2])
+            if pid == os.getpid():
+                continue
+            try:
+                os.kill(pid, 0)
+                continue
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+            path = os.path.join(self.tmp, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                layerlib.remove_tree(path)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+
+    def prune(self, all_images: bool = False) -> dict:
+        """Delete dangling images (or every unused one with ``all_images``) and orphaned files."""
+        deleted, untagged = [], []
+        reclaimed = 0
+        with self._locked() as idx:
+            self._clean_tmp()
+            for image_id, rec in list(idx["images"].items()):
+                if self.holders(image_id) or (rec["tags"] and not all_images):
+                    continue
+                for tag in rec["tags"]:
+                    idx["tags"].pop(tag, None)
+                    untagged.append(reference.familiar(tag))
+                del idx["images"][image_id]
+                deleted.append(image_id)
+            doomed = self._unreferenced(idx)
+            reclaimed = sum(_disk_usage(p) for p in doomed)
+            self._write_index(idx)
+            moved = self._move_away(doomed)
+        for path in moved:
+            layerlib.remove_tree(path)
+        return {"ImagesDeleted": [{"Untagged": t} for t in untagged] + [{"Deleted": i} for i in deleted],
+                "SpaceReclaimed": reclaimed}
+
+    # -- accounting --------------------------------------------------------------------------------
+    def disk_usage(self) -> dict:
+        """Per image: size, shared and unique bytes, containers; totals and shared-layer savings."""
+        idx = self._index()
+        users = {d: 0 for d in idx["layers"]}
+        for rec in idx["images"].values():
+            for d in set(rec["layers"]):
+                users[d] = users.get(d, 0) + 1
+        rows = []
+        for image in self.images():
+            shared = sum(idx["layers"][d]["size"] for d in set(image.diff_ids) if users[d] > 1)
+            rows.append({"Id": image.id, "RepoTags": image.repo_tags, "Created": image.created,
+                         "Size": image.size, "SharedSize": shared, "UniqueSize": image.size - shared,
+                         "Containers": len(self.holders(image.id))})
+        layer_bytes = sum(v["size"] for v in idx["layers"].values())
+        naive = sum(r["Size"] for r in rows)
+        blob_bytes = sum(v["blob_size"] for v in idx["layers"].values())
+        active = sum(1 for r in rows if r["Containers"])
+        reclaimable = sum(r["UniqueSize"] for r in rows if not r["Containers"])
+        return {"Images": rows, "LayersSize": layer_bytes, "BlobsSize": blob_bytes,
+                "SizeIfNotShared": naive, "SharedSavings": naive - layer_bytes, "Active": active,
+                "Reclaimable": reclaimable, "Layers": len(idx["layers"])}
+
+
+def _disk_usage(path: str) -> int:
+    """Bytes on disk under ``path`` (hardlinked files counted once)."""
+    seen, total = set(), 0
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return 0
+    if not os.path.isdir(path) or os.path.islink(path):
+        return st.st_blocks * 512
+    total = st.st_blocks * 512
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except FileNotFoundError:
+                continue
+            if st.st_nlink > 1:
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512
+    return total
+
+
+class Staging:
+    """Layers being imported: checked and extracted in a private dir, then renamed into the store."""
+
+    def __init__(self, store: ImageStore, path: str) -> None:
+        self.store, self.path = store, path
+        self.layers: dict[str, _Staged] = {}
+
+    def add_layer(self, src, trusted: bool = False, expect: str | None = None) -> str:
+        """Check, copy and (unless the store already has it) extract one layer tar; returns its diff id."""
+        n = len(self.layers)
+        blob = os.path.join(self.path, f"blob-{n}")
+        checked = layerlib.check_and_copy(src, blob, trusted=trusted)
+        if expect and checked.diff_id != expect:
+            raise VmvcError(f"layer digest mismatch: expected {expect}, got {checked.diff_id}")
+        staged = self.layers.get(checked.diff_id)
+        if staged is None:
+            staged = _Staged(checked, blob, None)
+            self.layers[checked.diff_id] = staged
+            if not os.path.isdir(self.store.layer_dir(checked.diff_id)):
+                self._extract(staged, n)
+        return checked.diff_id
+
+    def _extract(self, staged: _Staged, n: int) -> None:
+        dest = os.path.join(self.path, f"layer-{n}")
+        os.mkdir(dest, 0o755)
+        os.chmod(dest, 0o755)
+        layerlib.extract(staged.blob, dest, staged.checked)
+        staged.dir = dest
+
+    def commit_layer(self, diff_id: str) -> None:
+        """Move one staged layer (dir and blob) into the store. Caller holds the store lock."""
+        staged = self.layers[diff_id]
+        final_dir = self.store.layer_dir(diff_id)
+        if not os.path.isdir(final_dir):
+            if staged.dir is None:  # it existed when we staged, and was removed since
+                self._extract(staged, len(self.layers) + 1000)
+            os.rename(staged.dir, final_dir)
+        final_blob = self.store.blob_path(diff_id)
+        if not os.path.exists(final_blob):
+            os.rename(staged.blob, final_blob)
+
+
+@dataclass
+class _Staged:
+    checked: layerlib.Checked
+    blob: str
+    dir: str | None
+
+    @property
+    def content_size(self) -> int:
+        return self.checked.content_size
+
+    @property
+    def blob_size(self) -> int:
+        return self.checked.blob_size
+
+
+_stores: dict[str, ImageStore] = {}
+
+
+def open_store(root: str | os.PathLike | None = None) -> ImageStore:
+    """The store at ``root`` (default ``runtime.paths.subdir("images")``); one object per root per process."""
+    if root is None:
+        from runtime import paths
+
+        root = paths.subdir("images")
+    key = str(Path(root))
+    store = _stores.get(key)
+    if store is None:
+        store = _stores[key] = ImageStore(key)
+    return store

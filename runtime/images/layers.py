@@ -226,7 +226,14 @@ def apply_whiteouts(dest: str, checked: Checked) -> None:
 
 
 def remove_tree(path: str) -> None:
-    """rmtree that tolerates a tree already gone (concurrent GC) and read-only dirs."""
+    """Remove a file or a whole tree; one already gone (concurrent GC) is fine."""
+    if not os.path.isdir(path) or os.path.islink(path):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        return
+
     def onerror(func, p, exc):
         if isinstance(exc[1], FileNotFoundError):
             return

@@ -61,6 +61,37 @@ class Image:
         return self.id[7:19]
 
 
+_GO_ORDER = {  # field order of the OCI Go structs (image-spec specs-go/v1)
+    "": ["created", "author", "architecture", "variant", "os", "os.version", "os.features", "config",
+         "rootfs", "history"],
+    "config": ["User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir", "Labels",
+               "StopSignal", "ArgsEscaped"],
+    "rootfs": ["type", "diff_ids"],
+    "history": ["created", "created_by", "author", "comment", "empty_layer"],
+}
+
+
+def _ordered(obj: dict, order: list[str]) -> dict:
+    known = {k: obj[k] for k in order if k in obj}
+    return {**known, **{k: v for k, v in obj.items() if k not in known}}
+
+
+def config_bytes(body: dict) -> bytes:
+    """An image config serialised the way Go's image-spec structs marshal it.
+
+    skopeo (and other Go tools) re-marshal configs when they convert docker-archive to OCI; writing
+    ours in the same field order makes that conversion byte-identical, so the image id survives it.
+    """
+    out = _ordered(body, _GO_ORDER[""])
+    if isinstance(out.get("config"), dict):
+        out["config"] = _ordered(out["config"], _GO_ORDER["config"])
+    if isinstance(out.get("rootfs"), dict):
+        out["rootfs"] = _ordered(out["rootfs"], _GO_ORDER["rootfs"])
+    if isinstance(out.get("history"), list):
+        out["history"] = [_ordered(h, _GO_ORDER["history"]) for h in out["history"]]
+    return json.dumps(out, separators=(",", ":")).encode()
+
+
 def _shown(ref: str) -> str:
     """How docker names a missing image: ``foo`` -> ``foo:latest``; ids as given."""
     if ref.startswith("sha256:") or _HEX.match(ref):
@@ -310,8 +341,7 @@ class ImageStore:
                     "config": config if config is not None else {"Env": [DEFAULT_PATH]},
                     "rootfs": {"type": "layers", "diff_ids": [diff_id]},
                     "history": [{"created": when, "created_by": comment}]}
-            data = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
-            return self.add(stage, [diff_id], data, [ref] if ref else [])
+            return self.add(stage, [diff_id], config_bytes(body), [ref] if ref else [])
 
     # -- removing ----------------------------------------------------------------------------------
     def remove(self, ref: str, force: bool = False) -> list[dict]:

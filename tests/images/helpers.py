@@ -85,3 +85,27 @@ def tree(root: str) -> dict[str, str]:
                 with open(path, "rb") as f:
                     out[rel] = f.read().decode(errors="replace")
     return out
+
+
+def make_docker_archive(layer_tars: list[bytes], tags: list[str], cmd: list[str] | None = None) -> bytes:
+    """A docker-archive (legacy ``<n>/layer.tar`` layout) from layer tars, bottom first."""
+    import hashlib
+
+    diff_ids = ["sha256:" + hashlib.sha256(t).hexdigest() for t in layer_tars]
+    config = json.dumps({"architecture": "amd64", "os": "linux", "created": "2025-01-02T03:04:05Z",
+                         "config": {"Cmd": cmd or ["sh"]},
+                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    files = {config_name: config}
+    names = []
+    for i, t in enumerate(layer_tars):
+        files[f"{i:064d}/layer.tar"] = t
+        names.append(f"{i:064d}/layer.tar")
+    files["manifest.json"] = json.dumps([{"Config": config_name, "RepoTags": tags, "Layers": names}]).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()

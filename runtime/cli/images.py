@@ -1,0 +1,281 @@
+"""``vmvc images``, ``image …``, ``import``, ``load``, ``save``, ``rmi``, ``system df``: parse, call, print.
+
+All logic lives in :mod:`runtime.images`; output follows docker's columns and messages.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from runtime.cli.args import parse, parser
+from runtime.cli.output import human_size, print_json
+from runtime.errors import VmvcError
+
+
+def _store():
+    from runtime.images import open_store
+
+    return open_store()
+
+
+def _columns(header: list[str], rows: list[list[str]]) -> None:
+    """Docker's plain, space-aligned columns (no box drawing: easy to grep and to diff)."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("   ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _ago(iso: str) -> str:
+    try:
+        then = time.mktime(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    except ValueError:
+        return "N/A"
+    secs = max(0, time.time() - then)
+    for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400), ("day", 86400),
+                       ("hour", 3600), ("minute", 60)):
+        if secs >= size * (2 if unit not in ("hour", "minute") else 1):
+            n = int(secs // size)
+            return f"{'About an' if n == 1 and unit == 'hour' else n} {unit}{'s' if n > 1 else ''} ago"
+    return "Less than a second ago" if secs < 1 else f"{int(secs)} seconds ago"
+
+
+def _epoch(iso: str) -> int:
+    try:
+        return int(time.mktime(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone)
+    except ValueError:
+        return 0
+
+
+def _summary(store, image) -> dict:
+    """The shape of one entry of docker's ``GET /images/json``."""
+    return {"Id": image.id, "ParentId": "", "RepoTags": image.repo_tags or None, "RepoDigests": [],
+            "Created": _epoch(image.created), "Size": image.size, "SharedSize": -1, "Labels": None,
+            "Containers": len(store.holders(image.id))}
+
+
+def inspect_dict(store, image) -> dict:
+    """The shape of docker's ``GET /images/{name}/json``."""
+    return {"Id": image.id, "RepoTags": image.repo_tags, "RepoDigests": [], "Parent": "", "Comment": "",
+            "Created": image.created, "Config": image.config, "Architecture": image.architecture,
+            "Os": image.os, "Size": image.size,
+            "GraphDriver": {"Name": "overlay2", "Data": {"LowerDir": ":".join(image.layer_dirs)}},
+            "RootFS": {"Type": "layers", "Layers": image.diff_ids},
+            "Metadata": {"LastTagTime": ""}, "Containers": store.holders(image.id)}
+
+
+# -- listing ---------------------------------------------------------------------------------------
+def images(argv: list[str]) -> int:
+    """List images"""
+    p = parser("vmvc images", "List images (REPOSITORY TAG IMAGE ID CREATED SIZE).")
+    p.add_argument("repository", nargs="?", help="only this REPOSITORY[:TAG]")
+    p.add_argument("-a", "--all", action="store_true", help="show all images (there are no intermediates)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only image ids")
+    p.add_argument("--no-trunc", action="store_true", help="full ids")
+    p.add_argument("--json", action="store_true", help="docker API /images/json shape")
+    args = parse(p, argv)
+    store = _store()
+    found = store.images()
+    if args.repository:
+        from runtime.images import reference
+
+        want = reference.normalise(args.repository)
+        any_tag = ":" not in args.repository.rsplit("/", 1)[-1]
+        found = [i for i in found if any((t.rsplit(":", 1)[0] == want.rsplit(":", 1)[0]) if any_tag
+                                         else t == want for t in i.tags)]
+    if args.json:
+        print_json([_summary(store, i) for i in found])
+        return 0
+    short = (lambda i: i.id) if args.no_trunc else (lambda i: i.short_id)
+    if args.quiet:
+        for image in found:
+            print(short(image))
+        return 0
+    from runtime.images import reference
+
+    rows = []
+    for image in found:
+        for tag in image.tags or [None]:
+            repo, t = reference.repository_and_tag(tag) if tag else ("<none>", "<none>")
+            rows.append([repo, t, short(image), _ago(image.created), human_size(image.size)])
+    _columns(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows)
+    return 0
+
+
+def image(argv: list[str]) -> int:
+    """Manage images"""
+    from runtime.cli.dispatch import subcommands
+
+    return subcommands("vmvc image", argv, {
+        "ls": ("runtime.cli.images:images", "List images"),
+        "inspect": ("runtime.cli.images:inspect", "Display detailed information on images"),
+        "import": ("runtime.cli.images:import_", "Import a rootfs tarball as an image"),
+        "load": ("runtime.cli.images:load", "Load images from a docker-archive or OCI tarball"),
+        "save": ("runtime.cli.images:save", "Save images to a tarball (docker and OCI readable)"),
+        "rm": ("runtime.cli.images:rmi", "Remove one or more images"),
+        "tag": ("runtime.cli.images:tag", "Create a tag TARGET that refers to SOURCE"),
+        "prune": ("runtime.cli.images:prune", "Remove unused images"),
+        "init": ("runtime.cli.images:init", "Create the built-in images (hello-world, busybox)"),
+    })
+
+
+def inspect(argv: list[str]) -> int:
+    """Display detailed information on images"""
+    p = parser("vmvc image inspect", "Display detailed information on one or more images.")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    args = parse(p, argv)
+    store = _store()
+    out, missing = [], []
+    for ref in args.images:
+        found = store.find(ref)
+        if found is None:
+            missing.append(ref)
+        else:
+            out.append(inspect_dict(store, found))
+    print_json(out)
+    for ref in missing:
+        print(f"Error: No such image: {ref}", file=sys.stderr)
+    return 1 if missing else 0
+
+
+# -- moving images in and out ----------------------------------------------------------------------
+def import_(argv: list[str]) -> int:
+    """Import a rootfs tarball as an image"""
+    p = parser("vmvc import", "Import the contents of a rootfs tarball (file or '-') as a one-layer image.")
+    p.add_argument("file", metavar="file|-")
+    p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
+    p.add_argument("-m", "--message", default="vmvc import", help="commit message for the history")
+    args = parse(p, argv)
+    src = sys.stdin.buffer if args.file == "-" else args.file
+    img = _store().import_tar(src, args.reference, comment=args.message)
+    print(img.id)
+    return 0
+
+
+def load(argv: list[str]) -> int:
+    """Load images from a docker-archive or OCI tarball"""
+    p = parser("vmvc load", "Load images from a docker-archive or OCI layout (tarball, dir, or stdin).")
+    p.add_argument("-i", "--input", help="read from this file or directory instead of stdin")
+    p.add_argument("-q", "--quiet", action="store_true")
+    args = parse(p, argv)
+    from runtime.images import archives
+
+    if args.input is None and sys.stdin.isatty():
+        raise VmvcError("requested load from stdin, but stdin is empty")
+    loaded = archives.load(_store(), args.input if args.input else sys.stdin.buffer)
+    if not args.quiet:
+        for img in loaded:
+            for tag in img.repo_tags or [None]:
+                print(f"Loaded image: {tag}" if tag else f"Loaded image ID: {img.id}")
+    return 0
+
+
+def save(argv: list[str]) -> int:
+    """Save images to a tarball (docker and OCI readable)"""
+    p = parser("vmvc save", "Save images to a tar archive that docker load and OCI tools accept.")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("-o", "--output", help="write to a file instead of stdout")
+    args = parse(p, argv)
+    from runtime.images import archives
+
+    if args.output is None and sys.stdout.isatty():
+        raise VmvcError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    if args.output is None:
+        sys.stdout.flush()
+    archives.save(_store(), args.images, args.output if args.output else sys.stdout.buffer)
+    return 0
+
+
+def tag(argv: list[str]) -> int:
+    """Create a tag TARGET that refers to SOURCE"""
+    p = parser("vmvc image tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.")
+    p.add_argument("source", metavar="SOURCE_IMAGE[:TAG]")
+    p.add_argument("target", metavar="TARGET_IMAGE[:TAG]")
+    args = parse(p, argv)
+    _store().tag(args.source, args.target)
+    return 0
+
+
+# -- removing --------------------------------------------------------------------------------------
+def rmi(argv: list[str]) -> int:
+    """Remove one or more images"""
+    p = parser("vmvc rmi", "Remove one or more images (refused while a container uses one, unless -f).")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("-f", "--force", action="store_true", help="untag even if containers use it")
+    args = parse(p, argv)
+    store, failed = _store(), 0
+    for ref in args.images:
+        try:
+            for row in store.remove(ref, force=args.force):
+                for key, value in row.items():
+                    print(f"{key}: {value}")
+        except VmvcError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            failed = 1
+    return failed
+
+
+def prune(argv: list[str]) -> int:
+    """Remove unused images"""
+    p = parser("vmvc image prune", "Remove dangling images (with -a: every image no container uses).")
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
+    args = parse(p, argv)
+    if not args.force and sys.stdin.isatty():
+        what = "all images without at least one container" if args.all else "all dangling images"
+        answer = input(f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return 0
+    result = _store().prune(all_images=args.all)
+    if result["ImagesDeleted"]:
+        print("Deleted Images:")
+        for row in result["ImagesDeleted"]:
+            for key, value in row.items():
+                print(f"{key.lower()}: {value}")
+        print()
+    print(f"Total reclaimed space: {human_size(result['SpaceReclaimed'])}")
+    return 0
+
+
+def init(argv: list[str]) -> int:
+    """Create the built-in images (hello-world, busybox)"""
+    p = parser("vmvc image init", "Create the built-in images that need no network: hello-world, busybox.")
+    parse(p, argv)
+    from runtime.images import builtin
+
+    for img in builtin.init(_store()):
+        print(f"{', '.join(img.repo_tags):<22} {img.short_id}   {human_size(img.size)}")
+    return 0
+
+
+# -- disk usage ------------------------------------------------------------------------------------
+def system_df(argv: list[str]) -> int:
+    """Show disk usage and shared-layer savings"""
+    p = parser("vmvc system df", "Show image disk usage and what layer sharing saves.")
+    p.add_argument("-v", "--verbose", action="store_true", help="one row per image")
+    p.add_argument("--json", action="store_true")
+    args = parse(p, argv)
+    usage = _store().disk_usage()
+    if args.json:
+        print_json(usage)
+        return 0
+    n, size = len(usage["Images"]), usage["LayersSize"]
+    pct = f" ({100 * usage['Reclaimable'] // size}%)" if size else ""
+    _columns(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+             [["Images", str(n), str(usage["Active"]), human_size(size),
+               human_size(usage["Reclaimable"]) + pct]])
+    print(f"\nShared layers: {usage['Layers']} layers on disk hold {human_size(size)}; without sharing the "
+          f"{n} images would need {human_size(usage['SizeIfNotShared'])} (saves "
+          f"{human_size(usage['SharedSavings'])}). Layer tarballs kept for save: "
+          f"{human_size(usage['BlobsSize'])}.")
+    if args.verbose:
+        print("\nImages space usage:\n")
+        rows = []
+        for r in usage["Images"]:
+            for t in r["RepoTags"] or ["<none>:<none>"]:
+                repo, _, tg = t.rpartition(":")
+                rows.append([repo, tg, r["Id"][7:19], _ago(r["Created"]), human_size(r["Size"]),
+                             human_size(r["SharedSize"]), human_size(r["UniqueSize"]), str(r["Containers"])])
+        _columns(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE",
+                  "CONTAINERS"], rows)
+    return 0

@@ -1,0 +1,213 @@
+"""The QEMU launcher: one guest, its serial console read line by line, and no QEMU left behind.
+
+Why a careful launcher: a VM boot measurement is only honest if the harness adds (almost) nothing
+and never leaves a stray emulator eating a core. So the launcher is a single-threaded loop over the
+console pipe (``select`` with a deadline), stamps each chunk on arrival, samples QEMU's memory, and
+watches for the three ways a boot goes wrong:
+
+* ``KVM internal error`` (a software KVM such as kvm_pvm cannot emulate the guest; QEMU would stay
+  paused and alive for ever) -- killed at once;
+* a hang: no console output for ``stall`` seconds, or the overall ``timeout`` -- killed;
+* a kernel panic -- reported with its line.
+
+QEMU runs in its own session (process group) with ``PR_SET_PDEATHSIG`` = SIGKILL, so Ctrl-C, an
+exception or even our own death takes the whole group down. Call :func:`run` from the thread that
+stays alive for the boot (PDEATHSIG follows the spawning *thread*).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from runtime.errors import NotFound, VmvcError
+from runtime.vm import timeline as tl
+
+QEMU = "qemu-system-x86_64"
+MACHINES = ("microvm", "pc", "q35")
+KVM_ERROR = "KVM internal error"
+PANIC = "Kernel panic"
+
+
+class BootError(VmvcError):
+    """The guest did not boot to the end; the message says how far it got and why."""
+
+    def __init__(self, message: str, lines: list | None = None, exit_code: int = 125) -> None:
+        super().__init__(message, exit_code)
+        self.lines = lines or []
+
+
+class BootTimeout(BootError):
+    pass
+
+
+class KvmInternalError(BootError):
+    pass
+
+
+@dataclass
+class Spec:
+    """What to boot and how. ``accel`` is already decided here (``kvm`` or ``tcg``): see accel.py."""
+
+    kernel: str
+    initrd: str
+    machine: str = "microvm"
+    accel: str = "tcg"
+    memory_mb: int = 256
+    cpus: int = 1
+    append: str = ""
+    tsc_khz: int | None = None      # microvm under TCG needs tsc_early_khz; None: read the host's
+    extra: list[str] = field(default_factory=list)
+
+
+def host_tsc_khz(cpuinfo: str = "/proc/cpuinfo") -> int:
+    """The host TSC rate in kHz (TCG guests read the host TSC, so this is the guest's rate too)."""
+    try:
+        with open("/sys/devices/system/cpu/cpu0/tsc_freq_khz") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        pass
+    with open(cpuinfo) as f:
+        for line in f:
+            if line.startswith("cpu MHz"):
+                return int(float(line.partition(":")[2]) * 1000)
+    raise VmvcError("cannot read the host TSC frequency (no 'cpu MHz' in /proc/cpuinfo)")
+
+
+def cmdline(spec: Spec) -> str:
+    parts = ["console=ttyS0", "earlyprintk=serial,ttyS0", "printk.time=1", "panic=-1"]
+    if spec.machine == "microvm" and spec.accel == "tcg":
+        parts.append(f"tsc_early_khz={spec.tsc_khz or host_tsc_khz()}")
+    if spec.append:
+        parts.append(spec.append)
+    return " ".join(parts)
+
+
+def command(spec: Spec, qemu: str = QEMU) -> list[str]:
+    """The complete QEMU command line (the benchmark runs the very same one bare)."""
+    if spec.machine not in MACHINES:
+        raise VmvcError(f"unknown machine '{spec.machine}' (choose {', '.join(MACHINES)})", exit_code=2)
+    if spec.accel not in ("kvm", "tcg"):
+        raise VmvcError(f"accelerator must be decided (kvm or tcg), not '{spec.accel}'", exit_code=2)
+    cmd = [qemu, "-M", spec.machine, "-accel", spec.accel, "-m", str(spec.memory_mb),
+           "-smp", str(spec.cpus), "-nographic", "-no-reboot",
+           "-kernel", spec.kernel, "-initrd", spec.initrd, "-append", cmdline(spec)]
+    if spec.accel == "kvm":
+        cmd += ["-cpu", "host"]
+    return cmd + list(spec.extra)
+
+
+@dataclass
+class Result:
+    command: list[str]
+    lines: list[tl.Line]
+    returncode: int
+    timeline: tl.Timeline
+    pid: int
+
+    @property
+    def console(self) -> str:
+        return "\n".join(ln.text for ln in self.lines)
+
+
+def _deathsig():
+    from runtime.linux.syscalls import PR_SET_PDEATHSIG, syscalls
+
+    prctl = syscalls().prctl  # bound before fork: the child only makes the call
+
+    def child() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    return child
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL QEMU's whole process group and reap it."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
+
+
+def _tail(lines: list[tl.Line]) -> str:
+    return lines[-1].text[:160] if lines else "(no output)"
+
+
+def run(spec: Spec, timeout: float = 120.0, stall: float | None = 30.0, sample_every: float = 0.1,
+        on_line=None, qemu: str = QEMU) -> Result:
+    """Boot ``spec`` and wait for QEMU to exit; raises :class:`BootError` when it does not finish."""
+    if shutil.which(qemu) is None:
+        raise NotFound(f"{qemu} not found (apt-get install --no-install-recommends qemu-system-x86)")
+    cmd = command(spec, qemu)
+    preexec = _deathsig()
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec)
+    fd = proc.stdout.fileno()
+    splitter = tl.LineSplitter()
+    lines: list[tl.Line] = []
+    memory = tl.MemorySampler(proc.pid)
+    try:
+        last_output = next_sample = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now >= next_sample:
+                memory.sample()
+                next_sample = now + sample_every
+            if now - t0 > timeout:
+                raise _hang(f"timed out after {timeout:g} s", lines + splitter.flush())
+            if stall is not None and now - last_output > stall:
+                raise _hang(f"guest hung: no console output for {stall:g} s", lines + splitter.flush())
+            wait = max(0.0, min(next_sample, t0 + timeout) - now)
+            ready, _, _ = select.select([fd], [], [], wait)
+            if not ready:
+                continue
+            data = os.read(fd, 65536)
+            now = time.monotonic()
+            if not data:
+                break
+            last_output = now
+            for ln in splitter.feed(now - t0, data):
+                _check_line(ln, lines, on_line)
+        for ln in splitter.flush():
+            _check_line(ln, lines, on_line)
+        remaining = max(0.1, timeout - (time.monotonic() - t0))
+        try:
+            proc.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            raise _hang(f"QEMU closed its console but did not exit within {timeout:g} s", lines) from None
+        exit_t = time.monotonic() - t0
+    finally:
+        kill_group(proc)  # no-op after a clean exit; SIGKILL on timeout, error or Ctrl-C
+        proc.stdout.close()
+    panic = next((ln for ln in lines if PANIC in ln.text), None)
+    if panic is not None:
+        raise BootError(f"guest kernel panic at {panic.t:.1f} s: {panic.text[:160]}", lines)
+    timeline = tl.build(lines, exit_t, exit_t, peak_rss=memory.peak_rss, peak_pss=memory.peak_pss,
+                        samples=memory.samples,
+                        info={"machine": spec.machine, "accel": spec.accel, "memory_mb": spec.memory_mb,
+                              "cpus": spec.cpus})
+    if proc.returncode != 0 and not tl.markers(lines):
+        raise BootError(f"qemu exited with {proc.returncode}: {_tail(lines)}", lines)
+    return Result(cmd, lines, proc.returncode, timeline, proc.pid)
+
+
+def _check_line(ln: tl.Line, lines: list[tl.Line], on_line) -> None:
+    lines.append(ln)
+    if on_line:
+        on_line(ln)
+    if KVM_ERROR in ln.text:
+        raise KvmInternalError(f"KVM internal error at {ln.t:.1f} s (last stage: {tl.last_phase(lines)}): "
+                               f"this host's KVM cannot run the guest; QEMU killed. Use --accel tcg", lines)
+
+
+def _hang(reason: str, lines: list[tl.Line]) -> BootTimeout:
+    return BootTimeout(f"{reason}; last stage reached: {tl.last_phase(lines)}; last line: {_tail(lines)}; "
+                       f"QEMU killed", lines)

@@ -1,0 +1,137 @@
+"""Real QEMU boots under TCG: every machine type reaches the workload, and nothing is left behind."""
+
+from __future__ import annotations
+
+import glob
+import subprocess
+import time
+
+import pytest
+
+from runtime.vm import qemu
+from runtime.vm.boot import boot, initrd_file
+from tests.vm.conftest import alive, qemu_pids
+
+pytestmark = [pytest.mark.qemu, pytest.mark.busybox, pytest.mark.slow]
+
+WORKLOAD = "echo hello from the workload; echo second line; /bin/true"
+
+
+@pytest.mark.parametrize("machine", ["microvm", "pc", "q35"])
+def test_tcg_boot_reaches_the_workload_and_the_phases_add_up(machine, guest_kernel, no_leaks):
+    start = time.monotonic()
+    report = boot(WORKLOAD, machine=machine, accel="tcg", kernel_path=guest_kernel.path, services=2)
+    wall = time.monotonic() - start
+    tl = report.timeline
+    names = [e.name for e in tl.events]
+    assert names[:1] == ["spawn"] and names[-1] == "exit"
+    for needed in ("kernel-entry", "init", "mark:init", "mark:service:devices", "mark:service:hostname",
+                   "mark:workload-start", "mark:workload-done", "mark:poweroff"):
+        assert needed in names
+    if machine != "microvm":
+        assert {"firmware", "loader", "setup"} <= set(names)   # SeaBIOS and the linuxboot ROM
+    assert tl.monotonic() and not any(e.clamped for e in tl.events)
+    assert abs(tl.total - wall) <= 0.05 * wall                 # phases sum to the wall time within 5%
+    assert tl.workload_exit == 0
+    assert tl.info == {"machine": machine, "accel": "tcg", "memory_mb": 256, "cpus": 1,
+                       "accel_reason": "requested: TCG (QEMU's software emulation)"}
+    assert 100 * 2**20 < tl.peak_rss < 1024 * 2**20 and 0 < tl.peak_pss <= tl.peak_rss
+    from runtime.vm.timeline import workload_output
+
+    assert workload_output(report.console) == ["hello from the workload", "second line"]
+    assert not glob.glob("/tmp/vmvc-initrd-*")
+
+
+@pytest.mark.busybox
+def test_the_same_workload_string_runs_as_a_container_would(guest_kernel):
+    """The VM's workload output equals ``busybox sh -c`` of the same string on the host."""
+    from runtime.vm.initramfs import find_busybox
+    from runtime.vm.timeline import workload_output
+
+    report = boot(WORKLOAD + "; exit 7", accel="tcg", kernel_path=guest_kernel.path)
+    host = subprocess.run([find_busybox(), "sh", "-c", WORKLOAD + "; exit 7"], capture_output=True, text=True)
+    assert workload_output(report.console) == host.stdout.splitlines()
+    assert report.timeline.workload_exit == host.returncode == 7
+
+
+def _spec(kernel, initrd, **kw):
+    return qemu.Spec(kernel, initrd, machine="microvm", accel="tcg", **kw)
+
+
+def _assert_gone(pid: int, marker: str) -> None:
+    assert not alive(pid), f"qemu {pid} still alive"
+    assert qemu_pids(marker) == []
+
+
+def test_forced_timeout_kills_qemu(guest_kernel, no_leaks):
+    pids = []
+    with initrd_file("true") as (initrd, _):
+        with pytest.raises(qemu.BootTimeout) as err:
+            qemu.run(_spec(guest_kernel.path, initrd), timeout=0.6,
+                     on_line=lambda ln: pids or pids.extend(qemu_pids(initrd)))
+        message = str(err.value)
+        assert "timed out after 0.6 s" in message and "QEMU killed" in message
+        assert "last stage reached" in message
+        for pid in pids:
+            _assert_gone(pid, initrd)
+        assert qemu_pids(initrd) == []
+
+
+HANGING_INIT = """#!/bin/sh
+mount -t proc proc /proc
+echo "VMVC-MARK init 0"
+while :; do sleep 1; done
+"""
+
+
+def test_a_guest_that_never_powers_off_is_a_hang(guest_kernel, no_leaks):
+    with initrd_file("true", init=HANGING_INIT) as (initrd, _):
+        with pytest.raises(qemu.BootTimeout) as err:
+            qemu.run(_spec(guest_kernel.path, initrd), timeout=60, stall=2.0)
+        assert "guest hung: no console output for 2 s" in str(err.value)
+        assert "last stage reached: mark:init" in str(err.value)
+        assert qemu_pids(initrd) == []
+
+
+def test_a_paused_qemu_is_a_hang(guest_kernel, no_leaks):
+    with initrd_file("true") as (initrd, _):
+        with pytest.raises(qemu.BootTimeout, match="last stage reached: spawn"):
+            qemu.run(_spec(guest_kernel.path, initrd, extra=["-S"]), timeout=60, stall=1.0)
+        assert qemu_pids(initrd) == []
+
+
+def test_ctrl_c_kills_qemu(guest_kernel, no_leaks):
+    def interrupt(line):
+        if "Linux version" in line.text:
+            raise KeyboardInterrupt
+
+    with initrd_file("true") as (initrd, _):
+        with pytest.raises(KeyboardInterrupt):
+            qemu.run(_spec(guest_kernel.path, initrd), on_line=interrupt)
+        assert qemu_pids(initrd) == []
+
+
+def test_kvm_internal_error_is_caught_and_qemu_killed(no_leaks, tmp_path):
+    """A stand-in QEMU prints the line a software KVM ends with, then stays paused for ever."""
+    fake = tmp_path / "qemu-system-x86_64"
+    fake.write_text("#!/bin/sh\necho 'KVM internal error. Suberror: 1'\nexec sleep 600\n")
+    fake.chmod(0o755)
+    with pytest.raises(qemu.KvmInternalError, match="Use --accel tcg") as err:
+        qemu.run(_spec("/k", "/i"), qemu=str(fake), timeout=30)
+    assert "QEMU killed" in str(err.value)
+    assert subprocess.run(["pgrep", "-f", str(fake)], capture_output=True).stdout == b""
+
+
+def test_a_qemu_that_fails_to_start_says_why(no_leaks, tmp_path):
+    with pytest.raises(qemu.BootError, match="qemu exited with 1"):
+        qemu.run(_spec(str(tmp_path / "no-such-kernel"), str(tmp_path / "no-initrd")))
+
+
+def test_microvm_under_tcg_gets_the_host_tsc_rate():
+    spec = _spec("/k", "/i", tsc_khz=2596120)
+    assert "tsc_early_khz=2596120" in qemu.cmdline(spec)
+    assert "tsc_early_khz" not in qemu.cmdline(qemu.Spec("/k", "/i", machine="pc"))
+    cmd = qemu.command(spec)
+    assert cmd[:5] == ["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg"]
+    assert {"-nographic", "-no-reboot"} <= set(cmd) and cmd[cmd.index("-m") + 1] == "256"
+    assert qemu.host_tsc_khz() > 100_000

@@ -15,14 +15,20 @@ entry, device nodes (unless the caller built the archive itself), and oversized 
 from __future__ import annotations
 
 import bz2
+import collections
+import contextlib
+import fcntl
 import gzip
 import hashlib
 import lzma
 import os
 import posixpath
+import queue
 import shutil
 import subprocess
 import tarfile
+import threading
+import zlib
 from dataclasses import dataclass, field
 
 from runtime.errors import VmvcError
@@ -32,6 +38,7 @@ MAX_HEADER_BYTES = 1 << 20  # a pax or GNU long-name header bigger than this is 
 MAX_NAME = 4096
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
+F_SETPIPE_SZ = 1031
 
 
 class UnsafeArchive(VmvcError):
@@ -48,25 +55,134 @@ class _LimitedTarInfo(tarfile.TarInfo):
         return super()._proc_member(tf)
 
 
-class _Tee:
-    """A read-only stream that hashes and copies everything read through it."""
+class _Pipeline:
+    """Reads the layer stream once, in big chunks: hashes it, copies it to the blob, and feeds
+    ``tar -x`` only the bytes whose headers were already checked (``allow``). tar never parses a header
+    we did not accept, and it runs on the other core while Python checks the next entries.
 
-    def __init__(self, src, sink) -> None:
-        self.src, self.sink = src, sink
-        self.sha = hashlib.sha256()
-        self.size = 0
+    To tarfile it is a forward-only seekable file, so skipping file data costs no copying.
+    """
+
+    def __init__(self, src, sink, out) -> None:
+        self.src, self.out = src, out
+        self.keeper = _Keeper(sink)
+        self.size = 0                 # bytes read from src so far
+        self.chunk, self.chunk_at = b"", 0   # current chunk and its stream offset
+        self.cur = 0                  # tarfile's position
+        self.last, self.last_at = b"", -1    # tarfile's last read, for the end-of-archive check
+        self.pending: collections.deque = collections.deque()  # (offset, chunk) not yet fully sent
+        self.sent = 0                 # stream offset up to which tar got its bytes
+        self.limit = 0                # stream offset up to which bytes were checked
+
+    def _pull(self) -> bool:
+        self.flush()
+        data = self.src.read(CHUNK)
+        if not data:
+            return False
+        self.keeper.put(data)
+        if self.out is not None:
+            self.pending.append((self.size, data))
+        self.chunk, self.chunk_at = data, self.size
+        self.size += len(data)
+        return True
 
     def read(self, n: int = -1) -> bytes:
-        data = self.src.read(n if n and n > 0 else CHUNK)
-        if data:
-            self.sha.update(data)
-            self.sink.write(data)
-            self.size += len(data)
-        return data
+        self.last_at = self.cur
+        parts = []
+        while n > 0:
+            i = self.cur - self.chunk_at
+            if i >= len(self.chunk) and not self._pull():
+                break
+            i = self.cur - self.chunk_at
+            piece = self.chunk[i:i + n]
+            parts.append(piece)
+            self.cur += len(piece)
+            n -= len(piece)
+        self.last = parts[0] if len(parts) == 1 else b"".join(parts)
+        return self.last
+
+    def tell(self) -> int:
+        return self.cur
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence != 0 or pos < self.cur:
+            raise OSError("layer streams only seek forward")
+        while pos > self.chunk_at + len(self.chunk):
+            self.cur = self.chunk_at + len(self.chunk)
+            if not self._pull():
+                break
+        self.cur = min(pos, self.chunk_at + len(self.chunk))
+        return self.cur
+
+    def allow(self, upto: int) -> None:
+        self.limit = upto
+
+    def flush(self) -> None:
+        """Send tar every checked byte we hold."""
+        while self.pending and self.sent < self.limit:
+            at, data = self.pending[0]
+            a, b = self.sent - at, min(self.limit - at, len(data))
+            if b > a:
+                self.out.write(memoryview(data)[a:b])
+                self.sent = at + b
+            if b < len(data):
+                break
+            self.pending.popleft()
+
+    def trailer_ok(self, offset: int) -> bool:
+        """After the last member: only end-of-archive zero blocks may follow (or nothing at all)."""
+        if offset != self.last_at:  # tarfile's last read was not the block at offset: do not guess
+            return False
+        return not self.last[:BLOCK].strip(b"\0")
 
     def drain(self) -> None:
-        while self.read(CHUNK):
+        self.out, self.pending = None, collections.deque()
+        while self._pull():
             pass
+
+
+BLOCK = tarfile.BLOCKSIZE
+
+
+class _Keeper(threading.Thread):
+    """Hashes and writes the blob on a second thread: both release the GIL, so this overlaps with
+    header checking on the main thread instead of adding to it."""
+
+    def __init__(self, sink) -> None:
+        super().__init__(name="vmvc-layer-keeper", daemon=True)
+        self.sink, self.sha, self.error = sink, hashlib.sha256(), None
+        self.queue: queue.Queue = queue.Queue(maxsize=16)
+        self.start()
+
+    def put(self, data: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(data)
+
+    def run(self) -> None:
+        while (data := self.queue.get()) is not None:
+            if self.error is not None:
+                continue
+            try:
+                self.sha.update(data)
+                if self.sink is not None:
+                    self.sink.write(data)
+            except OSError as e:
+                self.error = e
+
+    def digest(self) -> str:
+        """Wait for every chunk; the blob's sha256."""
+        self.queue.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return "sha256:" + self.sha.hexdigest()
+
+    def stop(self) -> None:
+        if self.is_alive():
+            self.error = self.error or OSError("stopped")
+            self.queue.put(None)
+            self.join()
 
 
 def decompressed(src):
@@ -164,8 +280,10 @@ class _Checker:
         elif m.ischr() or m.isblk():
             if not self.trusted:
                 raise UnsafeArchive(f"unsafe layer entry {m.name!r}: device node in an untrusted image")
-        elif not (m.isreg() or m.isdir() or m.isfifo()):
+        elif m.issparse() or not (m.isreg() or m.isdir() or m.isfifo()):
             raise UnsafeArchive(f"unsafe layer entry {m.name!r}: unsupported type {m.type!r}")
+        if m.size and not m.isreg():  # tar implementations disagree on skipping such data: refuse
+            raise UnsafeArchive(f"unsafe layer entry {m.name!r}: data on a non-regular entry")
         base = posixpath.basename(name)
         if base == OPAQUE:
             self.opaques.append(posixpath.dirname(name))
@@ -176,35 +294,85 @@ class _Checker:
         self.result_names.add(name)
 
 
-def check_and_copy(src, blob_path: str, trusted: bool = False) -> Checked:
-    """One pass over ``src``: write the uncompressed tar to ``blob_path``, hash it, check every header."""
-    with open(blob_path, "wb") as sink:
-        tee = _Tee(decompressed(src), sink)
+def _tar_command(dest: str) -> list[str]:
+    cmd = ["tar", "-x", "-f", "-", "-C", dest, "--numeric-owner"]
+    if os.geteuid() == 0:
+        return cmd + ["-p", "--same-owner", "--xattrs", "--xattrs-include=*"]
+    return cmd + ["--no-same-owner"]
+
+
+def ingest(src, blob_path: str | None, dest: str | None, trusted: bool = False) -> Checked:
+    """Check a layer tar from ``src`` (maybe compressed) and, as it streams, keep it and extract it.
+
+    ``blob_path``: where to write the uncompressed tar (None: do not keep it). ``dest``: an empty
+    directory to extract into (None: only check and hash). On any error the caller removes both.
+    """
+    sink = open(blob_path, "wb") if blob_path else None
+    tar = pipe = None
+    try:
+        if dest is not None:
+            tar = subprocess.Popen(_tar_command(dest), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(tar.stdin.fileno(), F_SETPIPE_SZ, CHUNK)
+        pipe = _Pipeline(decompressed(src), sink, tar.stdin if tar else None)
         checker = _Checker(trusted)
         try:
-            with tarfile.open(fileobj=tee, mode="r|", tarinfo=_LimitedTarInfo, bufsize=CHUNK) as tf:
-                for member in tf:
+            with tarfile.open(fileobj=pipe, mode="r:", tarinfo=_LimitedTarInfo) as tf:
+                while (member := tf.next()) is not None:
+                    tf.members.clear()  # constant memory, whatever the number of entries
                     checker.check(member)
+                    pipe.allow(member.offset_data + (_blocks(member.size) if member.isreg() else 0))
+                if tf.offset and not pipe.trailer_ok(tf.offset):
+                    raise UnsafeArchive(f"not a valid layer tar: unreadable header at byte {tf.offset}")
+            pipe.flush()
         except tarfile.TarError as e:
             raise UnsafeArchive(f"not a valid layer tar: {e}") from None
-        except (EOFError, OSError, lzma.LZMAError, UnicodeError) as e:
+        except (EOFError, lzma.LZMAError, zlib.error, UnicodeError, gzip.BadGzipFile) as e:
             raise UnsafeArchive(f"not a valid layer tar: {e}") from None
-        tee.drain()
-    return Checked(diff_id="sha256:" + tee.sha.hexdigest(), blob_size=tee.size,
-                   content_size=checker.content, whiteouts=checker.whiteouts, opaques=checker.opaques,
-                   names=checker.result_names)
+        except BrokenPipeError:
+            _finish(tar)  # raises with tar's own message
+            raise
+        if tar is not None:
+            tar.stdin.write(bytes(2 * BLOCK))  # our own end marker: tar sees nothing we did not check
+        pipe.drain()
+        diff_id = pipe.keeper.digest()
+        _finish(tar)
+        tar = None
+        return Checked(diff_id=diff_id, blob_size=pipe.size,
+                       content_size=checker.content, whiteouts=checker.whiteouts, opaques=checker.opaques,
+                       names=checker.result_names)
+    finally:
+        if pipe is not None:
+            pipe.keeper.stop()
+        if sink is not None:
+            sink.close()
+        if tar is not None:  # failed: stop tar before the caller deletes its directory
+            tar.kill()
+            tar.wait()
+            with contextlib.suppress(OSError):
+                tar.stdin.close()
+            tar.stderr.close()
 
 
-def extract(blob_path: str, dest: str, checked: Checked) -> None:
-    """Extract a checked blob into ``dest`` (new, empty) and convert whiteouts for overlayfs."""
-    root = os.geteuid() == 0
-    cmd = ["tar", "-x", "-f", blob_path, "-C", dest, "--numeric-owner"]
-    cmd += ["-p", "--same-owner", "--xattrs", "--xattrs-include=*"] if root else ["--no-same-owner"]
-    done = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if done.returncode != 0:
-        msg = done.stderr.decode(errors="replace").strip().splitlines()
-        raise VmvcError(f"extracting layer failed: {msg[0] if msg else 'tar exit ' + str(done.returncode)}")
-    if root:
+def _blocks(size: int) -> int:
+    return (size + BLOCK - 1) // BLOCK * BLOCK
+
+
+def _finish(tar) -> None:
+    if tar is None:
+        return
+    with contextlib.suppress(BrokenPipeError):
+        tar.stdin.close()
+    err = tar.stderr.read().decode(errors="replace").strip().splitlines()
+    tar.stderr.close()
+    if tar.wait() != 0:
+        raise VmvcError(f"extracting layer failed: {err[0] if err else 'tar exit ' + str(tar.returncode)}")
+
+
+def finish_extract(dest: str, checked: Checked) -> None:
+    """After a successful ingest into ``dest``: convert whiteouts (as root; overlayfs needs root)."""
+    if os.geteuid() == 0:
         apply_whiteouts(dest, checked)
 
 

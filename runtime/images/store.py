@@ -509,26 +509,25 @@ class Staging:
         self.layers: dict[str, _Staged] = {}
 
     def add_layer(self, src, trusted: bool = False, expect: str | None = None) -> str:
-        """Check, copy and (unless the store already has it) extract one layer tar; returns its diff id."""
+        """Check, keep and (unless the store has it already) extract one layer tar; returns its diff id."""
         n = len(self.layers)
         blob = os.path.join(self.path, f"blob-{n}")
-        checked = layerlib.check_and_copy(src, blob, trusted=trusted)
+        have = expect is not None and os.path.isdir(self.store.layer_dir(expect))
+        dest = None if have else self._new_dir(n)
+        checked = layerlib.ingest(src, blob, dest, trusted=trusted)
         if expect and checked.diff_id != expect:
             raise VmvcError(f"layer digest mismatch: expected {expect}, got {checked.diff_id}")
-        staged = self.layers.get(checked.diff_id)
-        if staged is None:
-            staged = _Staged(checked, blob, None)
-            self.layers[checked.diff_id] = staged
-            if not os.path.isdir(self.store.layer_dir(checked.diff_id)):
-                self._extract(staged, n)
+        if dest is not None:
+            layerlib.finish_extract(dest, checked)
+        if checked.diff_id not in self.layers:
+            self.layers[checked.diff_id] = _Staged(checked, blob, dest, trusted)
         return checked.diff_id
 
-    def _extract(self, staged: _Staged, n: int) -> None:
+    def _new_dir(self, n: int) -> str:
         dest = os.path.join(self.path, f"layer-{n}")
         os.mkdir(dest, 0o755)
-        os.chmod(dest, 0o755)
-        layerlib.extract(staged.blob, dest, staged.checked)
-        staged.dir = dest
+        os.chmod(dest, 0o755)  # not the umask's idea: this becomes the container's /
+        return dest
 
     def commit_layer(self, diff_id: str) -> None:
         """Move one staged layer (dir and blob) into the store. Caller holds the store lock."""
@@ -536,7 +535,10 @@ class Staging:
         final_dir = self.store.layer_dir(diff_id)
         if not os.path.isdir(final_dir):
             if staged.dir is None:  # it existed when we staged, and was removed since
-                self._extract(staged, len(self.layers) + 1000)
+                staged.dir = self._new_dir(len(self.layers) + 1000)
+                with open(staged.blob, "rb") as f:
+                    layerlib.ingest(f, None, staged.dir, trusted=staged.trusted)
+                layerlib.finish_extract(staged.dir, staged.checked)
             os.rename(staged.dir, final_dir)
         final_blob = self.store.blob_path(diff_id)
         if not os.path.exists(final_blob):
@@ -548,6 +550,7 @@ class _Staged:
     checked: layerlib.Checked
     blob: str
     dir: str | None
+    trusted: bool = False
 
     @property
     def content_size(self) -> int:

@@ -82,17 +82,32 @@ def test_garbage_is_not_a_layer(store):
     assert store.images() == []
 
 
-def test_failure_during_extraction_leaves_nothing(store, monkeypatch):
+def test_ctrl_c_in_the_middle_of_an_import_leaves_nothing(store, monkeypatch, no_leaks):
     store.resolve("hello-world")
     before = store_state(store)
+    real_check, seen = layers._Checker.check, []
 
-    def broken(*args):
-        raise KeyboardInterrupt  # Ctrl-C in the middle of an import
+    def interrupted(self, member):
+        seen.append(member.name)
+        if len(seen) == 50:  # tar is already extracting the first entries
+            raise KeyboardInterrupt
+        return real_check(self, member)
 
-    monkeypatch.setattr(layers, "extract", broken)
+    monkeypatch.setattr(layers._Checker, "check", interrupted)
+    data = make_tar([(f"f{i}", "file", "x" * 5000) for i in range(100)])
     with pytest.raises(KeyboardInterrupt):
-        store.import_tar(io.BytesIO(make_tar([("f", "file", "new content")])), "half")
-    assert store_state(store) == before
+        store.import_tar(io.BytesIO(data), "half")
+    assert store_state(store) == before  # and no_leaks: the tar child was reaped
+
+
+def test_junk_after_the_last_entry_is_refused(store):
+    data = make_tar([("a", "file", "1")])
+    hidden = make_tar([("/etc/vmvc-evil", "file", "x")])
+    # a corrupt block where the end marker belongs, then a header tarfile would never read
+    forged = data[:1024] + b"\xff" * 512 + hidden
+    with pytest.raises(VmvcError, match="unreadable header"):
+        store.import_tar(io.BytesIO(forged), "forged")
+    assert store.images() == []
 
 
 def test_relative_symlinks_inside_and_absolute_ones_are_fine(store):

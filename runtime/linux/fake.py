@@ -42,5 +42,11 @@ class FakeSyscalls:
     def prctl(self, option, arg2=0, arg3=0, arg4=0, arg5=0):
         return self._record("prctl", option, arg2, arg3, arg4, arg5)
 
+    def capset(self, effective, permitted, inheritable):
+        self._record("capset", effective, permitted, inheritable)
+
+    def link_up(self, name="lo"):
+        self._record("link_up", name)
+
     def names(self) -> list[str]:
         return [c[0] for c in self.calls]

@@ -54,6 +54,16 @@ PR_SET_CHILD_SUBREAPER = 36
 
 _SYS_PIVOT_ROOT = 155  # x86-64
 _SYS_SETNS = 308
+_SYS_CAPSET = 126
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+# ioctl numbers for bringing an interface up (linux/sockios.h) and for ptys (asm-generic/ioctls.h).
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+TIOCSCTTY = 0x540E
+TIOCGPTN = 0x80045430
+TIOCSPTLCK = 0x40045431
 
 
 class Syscalls:
@@ -95,6 +105,26 @@ class Syscalls:
         return self._check(self._libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2),
                                             ctypes.c_ulong(arg3), ctypes.c_ulong(arg4),
                                             ctypes.c_ulong(arg5)), "prctl")
+
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        """Set this thread's capability sets (64-bit masks), the way libcap's ``cap_set_proc`` does."""
+        header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+        data = (ctypes.c_uint32 * 6)(effective & 0xFFFFFFFF, permitted & 0xFFFFFFFF,
+                                     inheritable & 0xFFFFFFFF, effective >> 32, permitted >> 32,
+                                     inheritable >> 32)
+        self._check(self._libc.syscall(ctypes.c_long(_SYS_CAPSET), header, data), "capset")
+
+    def link_up(self, name: str = "lo") -> None:
+        """Bring a network interface up in the current network namespace (``ip link set lo up``)."""
+        import fcntl
+        import socket
+        import struct
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            ifreq = struct.pack("16sH14x", name.encode(), 0)
+            flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, ifreq))[1]
+            fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", name.encode(), flags | IFF_UP))
 
 
 _default: Syscalls | None = None

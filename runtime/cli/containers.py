@@ -1,0 +1,471 @@
+"""``vmvc run/create/start/stop/kill/rm/wait/ps/logs/exec/inspect/stats``: docker's container verbs.
+
+Thin: parse flags, call :class:`runtime.containers.Engine`, print. ``run`` is on the measured path
+(``vmvc run --rm`` vs ``crun run``), so this module imports only what parsing needs; rich is
+loaded by nothing here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from runtime.cli.args import Parser, parser
+from runtime.errors import VmvcError
+
+
+def _engine():
+    from runtime.containers.engine import Engine
+
+    return Engine()
+
+
+# -- flags shared by run and create ----------------------------------------------------------------
+def _create_parser(prog: str, description: str):
+    p = Parser(prog=prog, description=description, add_help=False)  # -h is --hostname, as in docker
+    p.add_argument("--help", action="help", help="show this help and exit")
+    p.add_argument("-d", "--detach", action="store_true", help="run in the background, print the id")
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("--name", help="assign a name to the container")
+    p.add_argument("-e", "--env", action="append", default=[], help="set an environment variable")
+    p.add_argument("-w", "--workdir", help="working directory inside the container")
+    p.add_argument("-h", "--hostname", help="container host name")
+    p.add_argument("-u", "--user", help="user name or uid[:gid]")
+    p.add_argument("-v", "--volume", action="append", default=[], help="bind mount host:container[:ro]")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-tty")
+    p.add_argument("-m", "--memory", help="memory limit (e.g. 64m)")
+    p.add_argument("--cpus", help="number of CPUs (e.g. 0.5)")
+    p.add_argument("--pids-limit", type=int, help="maximum number of processes")
+    p.add_argument("--network", "--net", default="private", help="none, host or private (default)")
+    p.add_argument("--entrypoint", help="override the image's entrypoint")
+    p.add_argument("-l", "--label", action="append", default=[], help="set a label key=value")
+    p.add_argument("image")
+    p.add_argument("command", nargs="...")
+    return p
+
+
+def _spec(a):
+    from runtime.containers.spec import Spec, parse_cpus, parse_memory, parse_volume
+
+    network = {"default": "private", "bridge": "private"}.get(a.network, a.network)
+    return Spec(
+        image=a.image,
+        cmd=a.command or None,
+        entrypoint=[a.entrypoint] if a.entrypoint is not None else None,
+        env=a.env,
+        workdir=a.workdir,
+        user=a.user,
+        hostname=a.hostname,
+        name=a.name,
+        volumes=[parse_volume(v) for v in a.volume],
+        memory=parse_memory(a.memory) if a.memory else None,
+        cpus=parse_cpus(a.cpus) if a.cpus else None,
+        pids_limit=a.pids_limit,
+        network=network,
+        tty=a.tty,
+        stdin=a.interactive,
+        auto_remove=a.rm,
+        labels=dict(item.partition("=")[::2] for item in a.label),
+    )
+
+
+def run(argv: list[str]) -> int:
+    """Create and run a new container from an image"""
+    a = _create_parser("vmvc run", "Create and run a new container from an image").parse_args(argv)
+    spec = _spec(a)
+    eng = _engine()
+    cid = eng.create(spec)
+    if a.detach:
+        try:
+            eng.start(cid)
+        except VmvcError:
+            if spec.auto_remove:
+                eng._forget(cid)
+            raise
+        print(cid)
+        return 0
+    try:
+        session = eng.start(cid, attach=True)
+    except VmvcError:
+        if spec.auto_remove:
+            eng._forget(cid)
+        raise
+    return _pump(session, stdin=spec.stdin, tty=spec.tty)
+
+
+def create(argv: list[str]) -> int:
+    """Create a new container"""
+    a = _create_parser("vmvc create", "Create a new container").parse_args(argv)
+    print(_engine().create(_spec(a)))
+    return 0
+
+
+def _pump(session, stdin: bool, tty: bool) -> int:
+    """Copy a session's output to our stdout/stderr (and our stdin to it) until it exits."""
+    import selectors
+    import signal
+
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+    restore = None
+    if tty and os.isatty(0):
+        import termios
+        import tty as ttymod
+
+        restore = termios.tcgetattr(0)
+        ttymod.setraw(0)
+        size = os.get_terminal_size(0)
+        session.resize(size.lines, size.columns)
+        signal.signal(signal.SIGWINCH, lambda *_: session.resize(*reversed(os.get_terminal_size(0))))
+    elif not tty:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, lambda n, _f: session.signal(n))
+    sel = selectors.DefaultSelector()
+    sel.register(session, selectors.EVENT_READ, "session")
+    if stdin:
+        sel.register(0, selectors.EVENT_READ, "stdin")
+    try:
+        while True:
+            for key, _ in sel.select():
+                if key.data == "stdin":
+                    data = os.read(0, 65536)
+                    if data:
+                        session.send_stdin(data)
+                    else:
+                        sel.unregister(0)
+                        session.close_stdin()
+                    continue
+                frames = session.read()
+                if not frames:
+                    return session.exit_code if session.exit_code is not None else 125
+                for kind, payload in frames:
+                    if kind in (1, 2):
+                        stream = out if kind == 1 else err
+                        stream.write(payload)
+                        stream.flush()
+    finally:
+        if restore is not None:
+            import termios
+
+            termios.tcsetattr(0, termios.TCSADRAIN, restore)
+        session.close()
+
+
+# -- verbs on existing containers ------------------------------------------------------------------
+def _each(names: list[str], fn) -> int:
+    """Apply ``fn`` to each container, printing its name like docker; 1 if any failed."""
+    code = 0
+    for name in names:
+        try:
+            result = fn(name)
+        except VmvcError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            code = 1
+            continue
+        if result is not False:
+            print(name)
+    return code
+
+
+def start(argv: list[str]) -> int:
+    """Start one or more stopped containers"""
+    p = parser("vmvc start", "Start one or more stopped containers")
+    p.add_argument("-a", "--attach", action="store_true", help="attach stdout/stderr")
+    p.add_argument("containers", nargs="+")
+    a = p.parse_args(argv)
+    eng = _engine()
+    if a.attach:
+        return _pump(eng.start(a.containers[0], attach=True), stdin=False, tty=False)
+    return _each(a.containers, lambda c: eng.start(c))
+
+
+def stop(argv: list[str]) -> int:
+    """Stop one or more running containers"""
+    p = parser("vmvc stop", "Stop one or more running containers")
+    p.add_argument("-t", "--time", "--timeout", type=float, default=10, help="seconds before SIGKILL")
+    p.add_argument("containers", nargs="+")
+    a = p.parse_args(argv)
+    eng = _engine()
+    return _each(a.containers, lambda c: eng.stop(c, a.time) or None)
+
+
+def kill(argv: list[str]) -> int:
+    """Kill one or more running containers"""
+    p = parser("vmvc kill", "Kill one or more running containers")
+    p.add_argument("-s", "--signal", default="KILL", help="signal to send (default KILL)")
+    p.add_argument("containers", nargs="+")
+    a = p.parse_args(argv)
+    from runtime.containers.spawner import signal_number
+
+    try:
+        signal_number(a.signal)
+    except ValueError as e:
+        raise VmvcError(str(e)) from None
+    eng = _engine()
+    return _each(a.containers, lambda c: eng.kill(c, a.signal))
+
+
+def rm(argv: list[str]) -> int:
+    """Remove one or more containers"""
+    p = parser("vmvc rm", "Remove one or more containers")
+    p.add_argument("-f", "--force", action="store_true", help="kill a running container first")
+    p.add_argument("containers", nargs="+")
+    a = p.parse_args(argv)
+    eng = _engine()
+    return _each(a.containers, lambda c: eng.remove(c, force=a.force) and None)
+
+
+def wait(argv: list[str]) -> int:
+    """Block until containers stop, print exit codes"""
+    p = parser("vmvc wait", "Block until one or more containers stop, then print their exit codes")
+    p.add_argument("containers", nargs="+")
+    a = p.parse_args(argv)
+    eng = _engine()
+    code = 0
+    for name in a.containers:
+        try:
+            print(eng.wait(name), flush=True)
+        except VmvcError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            code = 1
+    return code
+
+
+def _ago(stamp: str) -> float:
+    import calendar
+    import time
+
+    if not stamp or stamp.startswith("0001"):
+        return 0.0
+    secs = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+    return max(0.0, time.time() - secs)
+
+
+def _human(seconds: float) -> str:
+    if seconds < 1:
+        return "Less than a second"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return (
+                f"{n} {unit}{'s' if n > 1 else ''}"
+                if n > 1
+                else f"About a{'n' if unit == 'hour' else ''} {unit}"
+            )
+    n = int(seconds)
+    return f"{n} second{'s' if n != 1 else ''}"
+
+
+def status_text(rec) -> str:
+    s = rec.state
+    if rec.status == "running":
+        return f"Up {_human(_ago(s.get('started_at', '')))}"
+    if rec.status == "exited":
+        return f"Exited ({s.get('exit_code', 0)}) {_human(_ago(s.get('finished_at', '')))} ago"
+    return "Created"
+
+
+def ps(argv: list[str]) -> int:
+    """List containers"""
+    p = parser("vmvc ps", "List containers")
+    p.add_argument("-a", "--all", action="store_true", help="show all containers (default: running)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only ids")
+    p.add_argument("--no-trunc", action="store_true", help="full ids and commands")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    a = p.parse_args(argv)
+    records = _engine().list(all=a.all)
+    if a.json:
+        from runtime.cli.output import print_json
+
+        print_json(
+            [
+                {
+                    "Id": r.id,
+                    "Names": ["/" + r.name],
+                    "Image": r.config["image"],
+                    "Command": " ".join(r.config["process"]["args"]),
+                    "Created": r.config["created"],
+                    "State": r.status,
+                    "Status": status_text(r),
+                    "ExitCode": r.state.get("exit_code", 0),
+                    "OOMKilled": r.state.get("oom_killed", False),
+                }
+                for r in records
+            ]
+        )
+        return 0
+    if a.quiet:
+        for r in records:
+            print(r.id if a.no_trunc else r.id[:12])
+        return 0
+    rows = [["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"]]
+    for r in records:
+        cmd = " ".join(r.config["process"]["args"])
+        if not a.no_trunc and len(cmd) > 20:
+            cmd = cmd[:19] + "…"
+        rows.append(
+            [
+                r.id if a.no_trunc else r.id[:12],
+                r.config["image"],
+                f'"{cmd}"',
+                _human(_ago(r.config["created"])) + " ago",
+                status_text(r),
+                r.name,
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def logs(argv: list[str]) -> int:
+    """Fetch the logs of a container"""
+    p = parser("vmvc logs", "Fetch the logs of a container")
+    p.add_argument("-f", "--follow", action="store_true", help="follow output until the container stops")
+    p.add_argument("-n", "--tail", default="all", help="lines from the end (default all)")
+    p.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
+    p.add_argument("container")
+    a = p.parse_args(argv)
+    if a.tail != "all" and not a.tail.lstrip("-").isdigit():
+        raise VmvcError(f'invalid value for "--tail": {a.tail}')
+    tail = None if a.tail == "all" or int(a.tail) < 0 else int(a.tail)
+    from runtime.containers.logs import format_entry
+
+    for entry in _engine().logs(a.container, follow=a.follow, tail=tail):
+        stream = sys.stderr.buffer if entry.get("stream") == "stderr" else sys.stdout.buffer
+        stream.write(format_entry(entry, a.timestamps))
+        stream.flush()
+    return 0
+
+
+def exec_(argv: list[str]) -> int:
+    """Run a command in a running container"""
+    p = parser("vmvc exec", "Run a command in a running container")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-tty")
+    p.add_argument("-e", "--env", action="append", default=[], help="set an environment variable")
+    p.add_argument("-u", "--user", help="user name or uid[:gid]")
+    p.add_argument("-w", "--workdir", help="working directory")
+    p.add_argument("container")
+    p.add_argument("command", nargs="...")
+    a = p.parse_args(argv)
+    if not a.command:
+        raise VmvcError("exec requires a command: vmvc exec CONTAINER COMMAND [ARG...]")
+    session = _engine().exec(
+        a.container, a.command, env=a.env, user=a.user, workdir=a.workdir, tty=a.tty, stdin=a.interactive
+    )
+    return _pump(session, stdin=a.interactive, tty=a.tty)
+
+
+def _format(template: str, data) -> str:
+    """The ``{{.State.Status}}`` subset of docker's ``--format``."""
+    import json
+    import re
+
+    def field(m):
+        value = data
+        for part in m.group(1).strip().lstrip(".").split("."):
+            if part:
+                value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, (dict, list)):
+            return json.dumps(value)
+        if isinstance(value, bool):
+            return str(value).lower()
+        return "<no value>" if value is None else str(value)
+
+    return re.sub(r"\{\{\s*(?:json\s+)?([^}]*)\}\}", field, template)
+
+
+def inspect(argv: list[str]) -> int:
+    """Low-level information on containers"""
+    p = parser("vmvc inspect", "Low-level information on containers")
+    p.add_argument("-f", "--format", help="a {{.Path.To.Field}} template")
+    p.add_argument("containers", nargs="+")
+    a = p.parse_args(argv)
+    eng = _engine()
+    found, code = [], 0
+    for name in a.containers:
+        try:
+            found.append(eng.inspect(name))
+        except VmvcError as e:
+            print(f"Error: {e}", file=sys.stderr)
+            code = 1
+    if a.format:
+        for item in found:
+            print(_format(a.format, item))
+    else:
+        from runtime.cli.output import print_json
+
+        print_json(found)
+    return code
+
+
+def stats(argv: list[str]) -> int:
+    """Resource usage of containers"""
+    p = parser("vmvc stats", "Resource usage of containers (one sample)")
+    p.add_argument("--no-stream", action="store_true", help="accepted for docker compatibility")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("containers", nargs="*")
+    a = p.parse_args(argv)
+    import time
+
+    eng = _engine()
+    names = a.containers or [r.id for r in eng.list()]
+    first = {n: eng.stats(n) for n in names}
+    time.sleep(0.5)
+    rows = []
+    for n in names:
+        s = eng.stats(n)
+        cpu = 100.0 * (s["cpu_usage_ns"] - first[n]["cpu_usage_ns"]) / 0.5e9
+        rows.append({**s, "cpu_percent": round(max(0.0, cpu), 2)})
+    if a.json:
+        from runtime.cli.output import print_json
+
+        print_json(rows)
+        return 0
+    from runtime.cli.output import human_size
+
+    print(f"{'CONTAINER ID':<14}{'NAME':<28}{'CPU %':>8}  {'MEM USAGE / LIMIT':<22}{'PIDS':>6}")
+    for r in rows:
+        limit = human_size(r["memory_limit"]) if r["memory_limit"] else "unlimited"
+        print(
+            f"{r['id'][:12]:<14}{r['name'][:27]:<28}{r['cpu_percent']:>7.2f}%  "
+            f"{human_size(r['memory_usage']) + ' / ' + limit:<22}{r['pids']:>6}"
+        )
+    return 0
+
+
+def prune(argv: list[str]) -> int:
+    """Remove all stopped containers"""
+    parser("vmvc container prune", "Remove all stopped containers").parse_args(argv)
+    eng = _engine()
+    for r in eng.list(all=True):
+        if not r.running:
+            eng.remove(r.id)
+            print(r.id)
+    return 0
+
+
+def container(argv: list[str]) -> int:
+    """Manage containers"""
+    from runtime.cli.dispatch import subcommands
+
+    here = "runtime.cli.containers"
+    table = {
+        "run": (f"{here}:run", "Create and run a new container"),
+        "create": (f"{here}:create", "Create a new container"),
+        "start": (f"{here}:start", "Start containers"),
+        "stop": (f"{here}:stop", "Stop containers"),
+        "kill": (f"{here}:kill", "Kill containers"),
+        "rm": (f"{here}:rm", "Remove containers"),
+        "ls": (f"{here}:ps", "List containers"),
+        "ps": (f"{here}:ps", "List containers"),
+        "wait": (f"{here}:wait", "Wait for containers to stop"),
+        "logs": (f"{here}:logs", "Fetch logs"),
+        "exec": (f"{here}:exec_", "Run a command inside"),
+        "inspect": (f"{here}:inspect", "Inspect containers"),
+        "stats": (f"{here}:stats", "Usage"),
+        "prune": (f"{here}:prune", "Remove all stopped containers"),
+    }
+    return subcommands("vmvc container", argv, table)

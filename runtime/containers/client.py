@@ -1,0 +1,163 @@
+"""The engine's side of the spawner: find it (or start it), send requests, stream sessions.
+
+The first request for a state root starts its spawner: a double fork (so it is nobody's child and
+outlives the CLI that started it) and ``exec`` of ``python -m runtime.containers.spawner``. That one
+interpreter start is paid once per root, not per container.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+
+from runtime.containers import wire
+from runtime.containers.state import Containers
+from runtime.errors import VmvcError
+
+LAUNCH_TIMEOUT = 30.0
+
+
+class Session:
+    """An open request: its first reply, then stream frames until ``{"exit": n}``."""
+
+    def __init__(self, sock: socket.socket, reply: dict, decoder: wire.Decoder, pending: list) -> None:
+        self.sock, self.reply, self.decoder, self.pending = sock, reply, decoder, pending
+        self.exit_code: int | None = None
+        self.oom_killed = False
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def read(self) -> list[tuple[int, bytes]]:
+        """The next frames (blocking); ``[]`` once the stream ended."""
+        if self.pending:
+            out, self.pending = self.pending, []
+            return self._note(out)
+        try:
+            data = self.sock.recv(65536)
+        except (ConnectionResetError, OSError):
+            data = b""
+        if not data:
+            return []
+        frames = self.decoder.feed(data)
+        return self._note(frames) if frames else self.read()
+
+    def _note(self, frames):
+        for kind, payload in frames:
+            if kind == wire.JSON:
+                msg = wire.decode_json(payload)
+                if "exit" in msg:
+                    self.exit_code = msg["exit"]
+                    self.oom_killed = msg.get("oom_killed", False)
+        return frames
+
+    def frames(self):
+        while True:
+            got = self.read()
+            if not got:
+                return
+            yield from got
+
+    def send(self, msg: dict) -> None:
+        self.sock.sendall(wire.message(msg))
+
+    def send_stdin(self, data: bytes) -> None:
+        self.sock.sendall(wire.frame(wire.STDIN, data))
+
+    def close_stdin(self) -> None:
+        self.send_stdin(b"")
+
+    def resize(self, rows: int, cols: int) -> None:
+        self.send({"resize": [rows, cols]})
+
+    def signal(self, sig) -> None:
+        self.send({"signal": sig})
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class SpawnerClient:
+    def __init__(self, table: Containers) -> None:
+        self.table = table
+
+    def connect(self, launch: bool = True) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(self.table.socket_path))
+            return sock
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+            if not launch:
+                raise
+        self.launch()
+        return self.connect(launch=False)
+
+    def alive(self) -> bool:
+        try:
+            self.connect(launch=False).close()
+            return True
+        except OSError:
+            return False
+
+    def launch(self) -> None:
+        """Start this root's spawner and wait until it serves (or find that one already does)."""
+        r, w = os.pipe()
+        log = os.open(
+            self.table.root / "spawner.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600
+        )
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setsid()
+                if os.fork() == 0:
+                    null = os.open(os.devnull, os.O_RDONLY)
+                    os.dup2(null, 0)
+                    os.dup2(log, 1)
+                    os.dup2(log, 2)
+                    os.set_inheritable(w, True)
+                    os.execv(
+                        sys.executable,
+                        [sys.executable, "-m", "runtime.containers.spawner", str(self.table.root), str(w)],
+                    )
+            finally:
+                os._exit(0)
+        os.close(w)
+        os.close(log)
+        os.waitpid(pid, 0)
+        deadline = time.monotonic() + LAUNCH_TIMEOUT
+        try:
+            os.read(r, 2)  # "ok" when serving; EOF if it found another spawner already serving
+        finally:
+            os.close(r)
+        while time.monotonic() < deadline:
+            if self.alive():
+                return
+            time.sleep(0.01)
+        raise VmvcError(f"the container spawner did not start (see {self.table.root / 'spawner.log'})")
+
+    def session(self, msg: dict, launch: bool = True) -> Session:
+        sock = self.connect(launch=launch)
+        sock.sendall(wire.message(msg))
+        decoder = wire.Decoder()
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                sock.close()
+                raise VmvcError("the container spawner closed the connection")
+            frames = decoder.feed(data)
+            for i, (kind, payload) in enumerate(frames):
+                if kind == wire.JSON:
+                    return Session(sock, wire.decode_json(payload), decoder, frames[i + 1 :])
+
+    def request(self, msg: dict, launch: bool = True) -> dict:
+        with self.session(msg, launch=launch) as s:
+            return s.reply

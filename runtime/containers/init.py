@@ -1,0 +1,364 @@
+"""The child side of a start: from a forked stem to ``execve`` of the container's process.
+
+Runs in a process forked from the spawner that is already PID 1 of a new PID namespace and already
+inside the container's cgroup (see :mod:`runtime.containers.spawner`). In order:
+
+1. ahead of time (:func:`prepare`): ``unshare`` mount, UTS, IPC, cgroup and net namespaces, ``/``
+   rprivate, ``lo`` up, capability bounding set and ``no_new_privs``;
+2. on start: back to the host netns for ``--network host``; mount the image's layers + the
+   container's upper dir (overlayfs);
+3. mount ``/proc``, a tmpfs ``/dev`` with null/zero/full/random/urandom/tty, a private ``devpts``,
+   ``/dev/shm``, read-only ``/sys``; bind ``-v`` volumes;
+4. ``pivot_root`` into it and detach the old root, then mask and make read-only Docker's paths;
+5. hostname, ``lo`` up, user, capability bounding set, ``no_new_privs``, working dir, ``execve``.
+
+Errors go back to the spawner as one JSON line on the control socket (which is close-on-exec, so
+EOF there means ``execve`` worked), with docker's exit code: 127 not found, 126 cannot execute,
+125 anything else. :func:`plan` is pure, so the mount logic is unit-tested with the fake syscalls.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import signal
+import socket
+import stat
+
+from runtime.images.overlay import mount_overlay
+from runtime.linux import capabilities
+from runtime.linux.syscalls import (
+    CLONE_NEWCGROUP,
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWUTS,
+    MNT_DETACH,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    MS_STRICTATIME,
+    PR_CAPBSET_DROP,
+    PR_SET_NO_NEW_PRIVS,
+    PR_SET_PDEATHSIG,
+    TIOCSCTTY,
+)
+
+# moby/oci/defaults.go
+MASKED = (
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+)
+READONLY = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
+DEV_LINKS = (
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+)
+
+
+class StartError(Exception):
+    """A start failed in the child; ``code`` is the docker exit code to report."""
+
+    def __init__(self, message: str, code: int = 125) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def namespace_flags(network: str) -> int:
+    flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP
+    return flags if network == "host" else flags | CLONE_NEWNET
+
+
+def plan(cfg: dict) -> list[tuple]:
+    """The filesystem steps before ``pivot_root``, as data: ``("mount", src, target, type, flags, data)``,
+    ``("mkdir", path)``, ``("mknod", path, major, minor)``, ``("symlink", to, path)``, ``("bind", …)``,
+    Targets are host paths under ``cfg["rootfs"]``."""
+    root = cfg["rootfs"]
+    at = lambda p: os.path.join(root, p.lstrip("/"))  # noqa: E731
+    steps: list[tuple] = [("overlay", cfg["layers"], cfg["upper"], cfg["work"], root)]
+    steps += [
+        ("mkdir", at("/proc")),
+        ("mount", "proc", at("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
+        ("mkdir", at("/dev")),
+        ("mount", "tmpfs", at("/dev"), "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"),
+    ]
+    steps += [("mknod", at(f"/dev/{name}"), major, minor) for name, major, minor in DEVICES]
+    steps += [("symlink", target, at(f"/dev/{name}")) for name, target in DEV_LINKS]
+    steps += [
+        ("mkdir", at("/dev/pts")),
+        (
+            "mount",
+            "devpts",
+            at("/dev/pts"),
+            "devpts",
+            MS_NOSUID | MS_NOEXEC,
+            "newinstance,ptmxmode=0666,mode=0620,gid=5",
+        ),
+        ("mkdir", at("/dev/shm")),
+        ("mount", "shm", at("/dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"),
+        ("mkdir", at("/sys")),
+        ("mount", "sysfs", at("/sys"), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
+    ]
+    for vol in cfg.get("volumes", []):
+        steps.append(("bind", vol["host"], at(vol["container"]), vol["readonly"]))
+    return steps
+
+
+def _bind(sys_, source: str, target: str, readonly: bool) -> None:
+    if not os.path.exists(source):
+        raise StartError(f"invalid mount config: bind source path does not exist: {source}")
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.exists(target):
+            open(target, "a").close()
+    sys_.mount(source, target, None, MS_BIND | MS_REC)
+    if readonly:
+        sys_.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+
+
+def apply(sys_, steps: list[tuple]) -> None:
+    for step in steps:
+        kind = step[0]
+        if kind == "overlay":
+            mount_overlay(sys_, *step[1:])
+        elif kind == "mount":
+            sys_.mount(*step[1:])
+        elif kind == "mkdir":
+            os.makedirs(step[1], exist_ok=True)
+        elif kind == "mknod":
+            os.mknod(step[1], 0o666 | stat.S_IFCHR, os.makedev(step[2], step[3]))
+            os.chmod(step[1], 0o666)
+        elif kind == "symlink":
+            os.symlink(step[1], step[2])
+        elif kind == "bind":
+            _bind(sys_, *step[1:])
+
+
+def pivot(sys_, root: str) -> None:
+    """``pivot_root(".", ".")`` then detach the old root: no put_old directory needed."""
+    os.chdir(root)
+    sys_.pivot_root(".", ".")
+    sys_.umount(".", MNT_DETACH)
+    os.chdir("/")
+
+
+def harden(sys_) -> None:
+    """Docker's masked and read-only paths (inside the new root)."""
+    for path in MASKED:
+        try:
+            if os.path.isdir(path):
+                sys_.mount("tmpfs", path, "tmpfs", MS_RDONLY, None)
+            elif os.path.exists(path):
+                sys_.mount("/dev/null", path, None, MS_BIND)
+        except OSError:
+            pass
+    for path in READONLY:
+        if os.path.exists(path):
+            sys_.mount(path, path, None, MS_BIND | MS_REC)
+            sys_.mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+
+
+def _lookup(path: str, key: str, index: int) -> list[str] | None:
+    try:
+        with open(path) as f:
+            for line in f:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) > 3 and fields[index] == key:
+                    return fields
+    except OSError:
+        pass
+    return None
+
+
+def resolve_user(user: str) -> tuple[int, int, list[int]]:
+    """``uid``, ``name``, ``uid:gid`` or ``name:group`` -> (uid, gid, groups) from the container's files."""
+    name, _, group = user.partition(":")
+    entry = _lookup("/etc/passwd", name, 0)
+    if name.isdigit():
+        uid, gid = int(name), int(entry[3]) if entry else 0
+    elif entry:
+        uid, gid = int(entry[2]), int(entry[3])
+    else:
+        raise StartError(f"unable to find user {name}: no matching entries in passwd file", 126)
+    if group:
+        if group.isdigit():
+            gid = int(group)
+        else:
+            g = _lookup("/etc/group", group, 0)
+            if not g:
+                raise StartError(f"unable to find group {group}: no matching entries in group file", 126)
+            gid = int(g[2])
+    return uid, gid, [gid]
+
+
+def finish_and_exec(sys_, process: dict, prepared: bool = False) -> None:
+    """Drop privileges the way docker does and ``execve``. Never returns."""
+    keep = drop_bounding_set(sys_) if prepared is False else capabilities.mask(capabilities.DOCKER_DEFAULT)
+    uid, gid, groups = resolve_user(process["user"]) if process.get("user") else (0, 0, [0])
+    os.setgroups(groups)
+    os.setgid(gid)
+    os.setuid(uid)
+    if uid == 0:
+        sys_.capset(keep, keep, 0)
+    if not prepared:
+        sys_.prctl(PR_SET_NO_NEW_PRIVS, 1)
+    cwd = process.get("cwd") or "/"
+    try:
+        os.makedirs(cwd, exist_ok=True)
+        os.chdir(cwd)
+    except OSError as e:
+        raise StartError(f'chdir to cwd ("{cwd}") set in config.json failed: {e.strerror}', 126) from None
+    env = dict(item.partition("=")[::2] for item in process["env"])
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    args = process["args"]
+    try:
+        os.execvpe(args[0], args, env)
+    except FileNotFoundError:
+        where = "no such file or directory" if "/" in args[0] else "executable file not found in $PATH"
+        raise StartError(f'exec: "{args[0]}": {where}', 127) from None
+    except PermissionError:
+        raise StartError(f'exec: "{args[0]}": permission denied', 126) from None
+    except OSError as e:
+        raise StartError(f'exec: "{args[0]}": {e.strerror}', 126) from None
+
+
+def stdio(stdin: int | None, stdout: int, stderr: int) -> None:
+    """Install the container's stdio (``None`` stdin: the container's ``/dev/null``)."""
+    if stdin is None:
+        stdin = os.open("/dev/null", os.O_RDONLY)
+    for want, fd in ((0, stdin), (1, stdout), (2, stderr)):
+        if fd != want:
+            os.dup2(fd, want)
+
+
+def tty_stdio(ctl) -> None:
+    """A pty from the container's own devpts; its master goes to the spawner over ``ctl``."""
+    master, slave = os.openpty()
+    socket.send_fds(ctl, [b"P"], [master])
+    os.close(master)
+    os.setsid()
+    fcntl.ioctl(slave, TIOCSCTTY, 0)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    if slave > 2:
+        os.close(slave)
+
+
+def report(ctl, error: StartError) -> None:
+    try:
+        ctl.sendall(json.dumps({"error": str(error), "code": error.code}).encode() + b"\n")
+    except OSError:
+        pass
+
+
+def drop_bounding_set(sys_) -> int:
+    """Docker's default capabilities only, from now on for every exec (the effective set is kept
+    until ``execve``, so the mounts that follow still work). Returns the kept mask."""
+    keep = capabilities.mask(capabilities.DOCKER_DEFAULT)
+    for cap in capabilities.to_drop(keep, capabilities.last_cap()):
+        sys_.prctl(PR_CAPBSET_DROP, cap)
+    return keep
+
+
+def prepare(sys_) -> None:
+    """What every container needs, done by a stem *before* it is asked to become one: new mount,
+    UTS, IPC, cgroup and network namespaces, ``/`` rprivate, ``lo`` up, the capability bounding set
+    reduced and ``no_new_privs`` set. (The cgroup is joined before this, so the cgroup namespace is
+    rooted at the container's cgroup.)"""
+    sys_.unshare(namespace_flags("private"))
+    sys_.mount(None, "/", None, MS_REC | MS_PRIVATE)
+    sys_.link_up("lo")
+    drop_bounding_set(sys_)
+    sys_.prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def start_container(
+    sys_, ctl, cfg: dict, stdin: int | None, stdout: int, stderr: int, host_netns: int | None = None
+) -> None:
+    """From a prepared stem to ``execve``; raises :class:`StartError`. ``host_netns`` is an fd of
+    the host's network namespace, joined back for ``--network host``."""
+    try:
+        if cfg["network"] == "host":
+            sys_.setns(host_netns, CLONE_NEWNET)
+        apply(sys_, plan(cfg))
+        pivot(sys_, cfg["rootfs"])
+        harden(sys_)
+        sys_.sethostname(cfg["hostname"])
+    except StartError:
+        raise
+    except OSError as e:
+        raise StartError(f"container init failed: {e}") from None
+    io_and_exec(sys_, ctl, cfg, stdin, stdout, stderr, prepared=True)
+
+
+def io_and_exec(sys_, ctl, cfg: dict, stdin, stdout: int, stderr: int, prepared: bool) -> None:
+    """The last steps of both a start and an exec: stdio (pipes or a pty), privileges, ``execve``."""
+    if cfg.get("tty"):
+        tty_stdio(ctl)
+    else:
+        stdio(stdin if cfg.get("stdin") else None, stdout, stderr)
+    finish_and_exec(sys_, cfg["process"], prepared=prepared)
+
+
+def join_container(
+    sys_,
+    ctl,
+    target_pidfd: int,
+    cfg: dict,
+    procs_files: list[str],
+    stdin: int | None,
+    stdout: int,
+    stderr: int,
+) -> None:
+    """``exec``: join the container's cgroup and namespaces (one ``setns`` on its pidfd), then exec."""
+    try:
+        for path in procs_files:
+            with open(path, "w") as f:
+                f.write("0")
+        sys_.setns(target_pidfd, namespace_flags(cfg["network"]))
+    except OSError as e:
+        raise StartError(f"exec: cannot join the container: {e}") from None
+    io_and_exec(sys_, ctl, cfg, stdin, stdout, stderr, prepared=False)
+
+
+def child_prologue(sys_, keep: list[int]) -> None:
+    """First thing after fork: die with the spawner, close every fd the child does not need."""
+    sys_.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    keep_fds(keep)
+
+
+def keep_fds(keep: list[int]) -> None:
+    low = 3
+    for fd in sorted(set(k for k in keep if k >= 3)):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
+
+
+def errno_name(e: OSError) -> str:
+    return errno.errorcode.get(e.errno or 0, str(e.errno))

@@ -1,0 +1,85 @@
+"""A container as docker's ``inspect`` shows it (the fields docker clients read)."""
+
+from __future__ import annotations
+
+from runtime.containers.state import RUNNING, Containers, Record
+
+_EPOCH = "0001-01-01T00:00:00Z"
+
+
+def inspect(rec: Record, table: Containers) -> dict:
+    c, s = rec.config, rec.state
+    proc = c["process"]
+    spec = c.get("spec", {})
+    return {
+        "Id": rec.id,
+        "Created": c["created"],
+        "Path": proc["args"][0],
+        "Args": proc["args"][1:],
+        "State": {
+            "Status": s["status"],
+            "Running": s["status"] == RUNNING,
+            "Paused": False,
+            "Restarting": False,
+            "OOMKilled": bool(s.get("oom_killed")),
+            "Dead": False,
+            "Pid": s.get("pid", 0),
+            "ExitCode": s.get("exit_code", 0),
+            "Error": s.get("error", ""),
+            "StartedAt": s.get("started_at") or _EPOCH,
+            "FinishedAt": s.get("finished_at") or _EPOCH,
+        },
+        "Image": c["image_id"],
+        "Name": "/" + rec.name,
+        "LogPath": str(table.log_path(rec.id)),
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "HostConfig": {
+            "NetworkMode": {"private": "default"}.get(c["network"], c["network"]),
+            "AutoRemove": c["auto_remove"],
+            "LogConfig": {"Type": "json-file", "Config": {}},
+            "Memory": c["limits"]["memory"] or 0,
+            "NanoCpus": int((c["limits"]["cpus"] or 0) * 1e9),
+            "PidsLimit": c["limits"]["pids"],
+            "Binds": [
+                f"{v['host']}:{v['container']}" + (":ro" if v["readonly"] else "") for v in c["volumes"]
+            ],
+        },
+        "Config": {
+            "Hostname": c["hostname"],
+            "User": proc["user"],
+            "Tty": c["tty"],
+            "OpenStdin": c["stdin"],
+            "StdinOnce": c["stdin"],
+            "AttachStdin": c["stdin"],
+            "AttachStdout": True,
+            "AttachStderr": True,
+            "Env": proc["env"],
+            "Cmd": spec.get("cmd") or proc["args"],
+            "Entrypoint": spec.get("entrypoint"),
+            "Image": c["image"],
+            "WorkingDir": proc["cwd"],
+            "Labels": c.get("labels", {}),
+        },
+        "Mounts": [
+            {
+                "Type": "bind",
+                "Source": v["host"],
+                "Destination": v["container"],
+                "Mode": "ro" if v["readonly"] else "",
+                "RW": not v["readonly"],
+                "Propagation": "rprivate",
+            }
+            for v in c["volumes"]
+        ],
+        "NetworkSettings": {"Networks": {}, "Ports": {}},
+        "GraphDriver": {
+            "Name": "overlay2",
+            "Data": {
+                "LowerDir": ":".join(c["layers"]),
+                "UpperDir": str(table.dir(rec.id) / "upper"),
+                "WorkDir": str(table.dir(rec.id) / "work"),
+            },
+        },
+        "Vmvc": {"Cgroup": s.get("cgroup", ""), "Network": c["network"]},
+    }

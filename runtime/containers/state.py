@@ -1,0 +1,222 @@
+"""Containers on disk: one directory per container, written atomically, readable by anyone.
+
+Layout under ``runtime.paths.subdir("containers")``::
+
+    <id>/config.json       what was created (spec, image, process, rootfs layers); written once
+    <id>/state.json        status, pid, exit code, OOMKilled, times; replaced by rename (absent: created)
+    <id>/<id>-json.log     output, docker's json-file format
+    <id>/upper, work       the overlay's writable layer and overlayfs' work dir
+    .rootfs/               the mountpoint every container's overlay is mounted on, each in its own
+                           mount namespace (so one empty directory serves them all)
+    names/<name>           the id owning a name (created with O_EXCL: no two containers share one)
+    spawner.sock/.lock     the spawner's socket, and the flock it holds while alive
+
+Until a container starts, the engine library writes its state; from start on only the spawner
+does, so there is one writer per phase and readers (``ps``, ``inspect``) never need a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from runtime.errors import Conflict, NotFound
+
+CREATED, RUNNING, EXITED = "created", "running", "exited"
+INITIAL = {
+    "status": CREATED,
+    "pid": 0,
+    "exit_code": 0,
+    "oom_killed": False,
+    "started_at": "",
+    "finished_at": "",
+    "error": "",
+    "cgroup": "",
+}
+
+
+def now() -> str:
+    """RFC 3339 with nanoseconds, UTC, as docker writes times."""
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 10**9:09d}Z"
+
+
+def write_json(path: Path | str, data: dict) -> None:
+    """Write-then-rename: readers see the old or the new file, never half of one."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def read_json(path: Path | str) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+@dataclass
+class Record:
+    """One container as stored: its config (fixed) and its state (changing)."""
+
+    config: dict
+    state: dict
+
+    @property
+    def id(self) -> str:
+        return self.config["id"]
+
+    @property
+    def name(self) -> str:
+        return self.config["name"]
+
+    @property
+    def status(self) -> str:
+        return self.state["status"]
+
+    @property
+    def running(self) -> bool:
+        return self.state["status"] == RUNNING
+
+
+class Containers:
+    """The on-disk table of containers under one state root."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.names_dir = self.root / "names"
+
+    # -- paths ----------------------------------------------------------------------------------
+    def dir(self, cid: str) -> Path:
+        return self.root / cid
+
+    def log_path(self, cid: str) -> Path:
+        return self.root / cid / f"{cid}-json.log"
+
+    @property
+    def mountpoint(self) -> Path:
+        path = self.root / ".rootfs"
+        if not path.is_dir():
+            path.mkdir(exist_ok=True)
+        return path
+
+    @property
+    def socket_path(self) -> Path:
+        return self.root / "spawner.sock"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / "spawner.lock"
+
+    def cgroup_prefix(self) -> str:
+        """``vmvc-<tag>-``: cgroups of this state root (two roots never touch each other's)."""
+        return "vmvc-" + hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:8] + "-"
+
+    # -- reading --------------------------------------------------------------------------------
+    def ids(self) -> list[str]:
+        try:
+            return [n for n in os.listdir(self.root) if len(n) == 64]
+        except FileNotFoundError:
+            return []
+
+    def load(self, cid: str) -> Record:
+        d = self.dir(cid)
+        try:
+            config = read_json(d / "config.json")
+        except FileNotFoundError:
+            raise NotFound(f"No such container: {cid}") from None
+        try:
+            state = read_json(d / "state.json")
+        except FileNotFoundError:
+            state = dict(INITIAL)
+        return Record(config, state)
+
+    def all(self) -> list[Record]:
+        found = []
+        for cid in self.ids():
+            try:
+                found.append(self.load(cid))
+            except (NotFound, ValueError):
+                continue  # being created or removed right now
+        return sorted(found, key=lambda r: r.config["created"], reverse=True)
+
+    def resolve(self, ref: str) -> str:
+        """A name, full id or unique id prefix -> full id."""
+        ref = ref.lstrip("/")
+        try:
+            return (self.names_dir / ref).read_text()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, OSError):
+            pass
+        if ref and all(c in "0123456789abcdef" for c in ref):
+            hits = [cid for cid in self.ids() if cid.startswith(ref)]
+            if len(hits) == 1:
+                return hits[0]
+            if len(hits) > 1:
+                raise NotFound(f"Multiple IDs found with provided prefix: {ref}")
+        raise NotFound(f"No such container: {ref}")
+
+    def get(self, ref: str) -> Record:
+        return self.load(self.resolve(ref))
+
+    # -- writing --------------------------------------------------------------------------------
+    def new_id(self) -> str:
+        return secrets.token_hex(32)
+
+    def reserve_name(self, name: str, cid: str) -> None:
+        self.names_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.names_dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            owner = (self.names_dir / name).read_text()
+            raise Conflict(
+                f'Conflict. The container name "/{name}" is already in use by container '
+                f'"{owner}". You have to remove (or rename) that container to be able to '
+                "reuse that name."
+            ) from None
+        with os.fdopen(fd, "w") as f:
+            f.write(cid)
+
+    def release_name(self, name: str, cid: str) -> None:
+        path = self.names_dir / name
+        try:
+            if path.read_text() == cid:
+                path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def write_state(self, cid: str, state: dict) -> None:
+        write_json(self.dir(cid) / "state.json", state)
+
+    def delete(self, cid: str) -> None:
+        """Forget a container: its name, its image hold, its directory (upper layer and logs)."""
+        trash = self.forget(cid)
+        if trash:
+            self.purge(trash)
+
+    def forget(self, cid: str) -> Path | None:
+        """The fast half of :meth:`delete`: release name and image, rename the directory away.
+        Returns the renamed directory for :meth:`purge`."""
+        try:
+            config = read_json(self.dir(cid) / "config.json")
+        except FileNotFoundError:
+            config = {}
+        if config.get("name"):
+            self.release_name(config["name"], cid)
+        if config.get("image_id"):
+            from runtime.images import open_store
+
+            open_store(self.root.parent / "images").release(config["image_id"], cid)
+        trash = self.root / f".rm-{cid}"  # rename first: a half-deleted dir never looks like a container
+        try:
+            os.rename(self.dir(cid), trash)
+        except FileNotFoundError:
+            return None
+        return trash
+
+    def purge(self, trash: Path) -> None:
+        shutil.rmtree(trash, ignore_errors=True)

@@ -1,0 +1,224 @@
+"""Logic that needs no root: flag parsing, the process merge, json-file logs, frames, state, mount plan."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from runtime.containers import init, logs, wire
+from runtime.containers.spec import Spec, Volume, parse_cpus, parse_memory, parse_volume, process
+from runtime.containers.state import Containers
+from runtime.errors import Conflict, NotFound, VmvcError
+from runtime.linux.fake import FakeSyscalls
+
+
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("64m", 64 << 20),
+        ("1g", 1 << 30),
+        ("512k", 512 << 10),
+        ("1.5g", int(1.5 * (1 << 30))),
+        ("100000000", 100000000),
+        ("64MB", 64 << 20),
+    ],
+)
+def test_parse_memory(text, value):
+    assert parse_memory(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "12x", "m", "-5m", "lots"])
+def test_parse_memory_rejects(text):
+    with pytest.raises(VmvcError, match="invalid size"):
+        parse_memory(text)
+
+
+def test_memory_minimum_and_other_validation():
+    with pytest.raises(VmvcError, match="Minimum memory"):
+        Spec("busybox", memory=1 << 20)
+    with pytest.raises(VmvcError, match="network"):
+        Spec("busybox", network="bridge0")
+    with pytest.raises(VmvcError, match="Invalid container name"):
+        Spec("busybox", name="bad name")
+    with pytest.raises(VmvcError):
+        parse_cpus("half")
+    with pytest.raises(VmvcError):
+        parse_cpus("0")
+    assert parse_cpus("0.5") == 0.5
+    assert parse_volume("/a:/b:ro") == Volume("/a", "/b", True)
+    with pytest.raises(VmvcError):
+        parse_volume("/a")
+    with pytest.raises(VmvcError):
+        Spec("busybox", volumes=[Volume("rel", "/b")])
+
+
+def test_spec_round_trips():
+    s = Spec("busybox", ["echo"], volumes=[Volume("/a", "/b", True)], memory=64 << 20)
+    assert Spec.from_dict(json.loads(json.dumps(s.to_dict()))) == s
+
+
+def test_process_follows_dockers_entrypoint_and_cmd_rules():
+    image = {
+        "Entrypoint": ["/entry"],
+        "Cmd": ["default"],
+        "Env": ["PATH=/bin", "A=1"],
+        "WorkingDir": "/app",
+        "User": "app",
+    }
+    assert process(Spec("i"), image)["args"] == ["/entry", "default"]
+    assert process(Spec("i", ["x"]), image)["args"] == ["/entry", "x"]
+    assert process(Spec("i", entrypoint=["/other"]), image)["args"] == ["/other"]
+    p = process(Spec("i", ["x"], env=["A=2", "B=3"], workdir="/w", user="root"), image)
+    assert p["env"] == ["PATH=/bin", "A=2", "B=3"] and p["cwd"] == "/w" and p["user"] == "root"
+    assert process(Spec("i", ["x"]), {})["cwd"] == "/"
+    with pytest.raises(VmvcError, match="no command specified"):
+        process(Spec("i"), {"Env": []})
+
+
+def test_log_writer_splits_lines_and_keeps_partials(tmp_path):
+    path = str(tmp_path / "c-json.log")
+    w = logs.LogWriter(path)
+    w.write("stdout", b"one\ntw")
+    w.write("stderr", b"err\n")
+    w.write("stdout", b"o\nthree")
+    w.close()
+    entries = logs.read(path)
+    assert [(e["stream"], e["log"]) for e in entries] == [
+        ("stdout", "one\n"),
+        ("stderr", "err\n"),
+        ("stdout", "two\n"),
+        ("stdout", "three"),
+    ]
+    assert [e["log"] for e in logs.read(path, tail=1)] == ["three"]
+    assert logs.read(path, tail=0) == []
+    assert logs.format_entry(entries[0], timestamps=True).startswith(entries[0]["time"].encode())
+    assert logs.read(str(tmp_path / "none")) == []
+
+
+def test_follow_stops_when_the_container_stops(tmp_path):
+    path = str(tmp_path / "f.log")
+    w = logs.LogWriter(path)
+    w.write("stdout", b"a\n")
+    states = iter([True, False])
+    got = [e["log"] for e in logs.follow(path, lambda: next(states), poll=0.001)]
+    assert got == ["a\n"]
+
+
+def test_frames_decode_across_chunk_boundaries():
+    data = wire.frame(wire.STDOUT, b"hello") + wire.message({"exit": 3}) + wire.frame(wire.STDIN, b"")
+    d = wire.Decoder()
+    out = []
+    for i in range(len(data)):
+        out += d.feed(data[i : i + 1])
+    assert out == [(1, b"hello"), (wire.JSON, b'{"exit": 3}'), (0, b"")]
+
+
+def test_names_are_unique_and_ids_resolve_by_prefix(tmp_path):
+    t = Containers(tmp_path)
+    t.reserve_name("web", "a" * 64)
+    with pytest.raises(Conflict, match="already in use"):
+        t.reserve_name("web", "b" * 64)
+    for cid in ("a" * 64, "ab" + "c" * 62):
+        (tmp_path / cid).mkdir()
+    assert t.resolve("web") == "a" * 64
+    assert t.resolve("abc") == "ab" + "c" * 62
+    with pytest.raises(NotFound, match="Multiple"):
+        t.resolve("a")
+    with pytest.raises(NotFound):
+        t.resolve("zzz")
+    t.release_name("web", "b" * 64)  # not the owner: kept
+    assert t.resolve("web") == "a" * 64
+    t.release_name("web", "a" * 64)
+    with pytest.raises(NotFound):
+        t.resolve("web")
+
+
+def test_cgroup_prefix_differs_per_root(tmp_path):
+    a, b = Containers(tmp_path / "a"), Containers(tmp_path / "b")
+    assert a.cgroup_prefix() != b.cgroup_prefix()
+    assert a.cgroup_prefix().startswith("vmvc-")
+
+
+def _cfg(tmp_path, **kw):
+    return {
+        "rootfs": str(tmp_path / "rootfs"),
+        "upper": "/u",
+        "work": "/w",
+        "layers": ["/l1", "/l0"],
+        "volumes": [],
+        "hostname": "h",
+        "network": "private",
+        **kw,
+    }
+
+
+def test_mount_plan_has_the_docker_filesystems_in_order(tmp_path):
+    steps = init.plan(_cfg(tmp_path, volumes=[{"host": "/srv", "container": "/data", "readonly": True}]))
+    assert steps[0] == ("overlay", ["/l1", "/l0"], "/u", "/w", str(tmp_path / "rootfs"))
+    mounts = [(s[3], s[2].removeprefix(str(tmp_path / "rootfs"))) for s in steps if s[0] == "mount"]
+    assert mounts == [
+        ("proc", "/proc"),
+        ("tmpfs", "/dev"),
+        ("devpts", "/dev/pts"),
+        ("tmpfs", "/dev/shm"),
+        ("sysfs", "/sys"),
+    ]
+    sysfs = next(s for s in steps if s[0] == "mount" and s[3] == "sysfs")
+    assert sysfs[4] & 1  # MS_RDONLY
+    devpts = next(s for s in steps if s[0] == "mount" and s[3] == "devpts")
+    assert "newinstance" in devpts[5]
+    nodes = [s[1].rsplit("/", 1)[1] for s in steps if s[0] == "mknod"]
+    assert nodes == ["null", "zero", "full", "random", "urandom", "tty"]
+    assert steps[-1] == ("bind", "/srv", str(tmp_path / "rootfs/data"), True)
+
+
+def test_namespace_flags_follow_the_network_mode():
+    from runtime.linux.syscalls import CLONE_NEWNET
+
+    assert init.namespace_flags("private") & CLONE_NEWNET
+    assert init.namespace_flags("none") & CLONE_NEWNET
+    assert not init.namespace_flags("host") & CLONE_NEWNET
+
+
+def test_prepare_and_pivot_make_the_expected_calls(tmp_path, monkeypatch):
+    fake = FakeSyscalls()
+    init.prepare(fake)
+    assert fake.names()[:3] == ["unshare", "mount", "link_up"]
+    drops = [c[2] for c in fake.calls if c[0] == "prctl" and c[1] == 24]
+    from runtime.linux import capabilities
+
+    assert set(drops).isdisjoint(capabilities.NUMBER[n] for n in capabilities.DOCKER_DEFAULT)
+    assert capabilities.NUMBER["sys_admin"] in drops
+    fake = FakeSyscalls()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(init.os, "chdir", lambda p: None)
+    init.pivot(fake, str(tmp_path))
+    assert fake.calls == [("pivot_root", ".", "."), ("umount", ".", 2)]
+
+
+def test_start_errors_carry_docker_codes(tmp_path):
+    fake = FakeSyscalls(fail={"mount": 1})
+    with pytest.raises(init.StartError) as e:
+        init.start_container(
+            fake,
+            None,
+            {
+                **_cfg(tmp_path),
+                "tty": False,
+                "stdin": False,
+                "process": {"args": ["true"], "env": [], "cwd": "/", "user": ""},
+            },
+            None,
+            1,
+            2,
+        )
+    assert e.value.code == 125 and "container init failed" in str(e.value)
+
+
+def test_signal_names():
+    from runtime.containers.spawner import signal_number
+
+    assert signal_number("TERM") == 15 and signal_number("SIGKILL") == 9 and signal_number("9") == 9
+    with pytest.raises(ValueError):
+        signal_number("NOPE")

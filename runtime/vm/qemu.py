@@ -141,8 +141,13 @@ def _tail(lines: list[tl.Line]) -> str:
 
 
 def run(spec: Spec, timeout: float = 120.0, stall: float | None = 30.0, sample_every: float = 0.1,
-        on_line=None, qemu: str = QEMU) -> Result:
-    """Boot ``spec`` and wait for QEMU to exit; raises :class:`BootError` when it does not finish."""
+        on_line=None, qemu: str = QEMU, coalesce: float = 0.001) -> Result:
+    """Boot ``spec`` and wait for QEMU to exit; raises :class:`BootError` when it does not finish.
+
+    Console bytes are read in batches at most every ``coalesce`` seconds (the serial port delivers
+    them one by one); each batch is stamped with the arrival of its first byte, so line times have
+    that resolution (1 ms) while the reader costs ~1000 wake-ups a second at most, not one per byte.
+    """
     if shutil.which(qemu) is None:
         raise NotFound(f"{qemu} not found (apt-get install --no-install-recommends qemu-system-x86)")
     cmd = command(spec, qemu)
@@ -169,12 +174,14 @@ def run(spec: Spec, timeout: float = 120.0, stall: float | None = 30.0, sample_e
             ready, _, _ = select.select([fd], [], [], wait)
             if not ready:
                 continue
+            arrived = time.monotonic()
+            if coalesce:
+                time.sleep(coalesce)  # the UART trickles byte by byte: batch them, stamp the first
             data = os.read(fd, 65536)
-            now = time.monotonic()
             if not data:
                 break
-            last_output = now
-            for ln in splitter.feed(now - t0, data):
+            last_output = arrived
+            for ln in splitter.feed(arrived - t0, data):
                 _check_line(ln, lines, on_line)
         for ln in splitter.flush():
             _check_line(ln, lines, on_line)

@@ -23,6 +23,16 @@ def guest_kernel():
     return k
 
 
+@pytest.fixture
+def fonts_loaded(tmp_path):
+    """matplotlib keeps the font files it has used open (a cache, not a leak): load them first."""
+    from runtime.vm import plot
+    from runtime.vm.timeline import Line, build
+
+    timeline = build([Line(0.1, "[    0.000000] Linux version")], 1.0, 1.0)
+    plot.save({"warm-up": timeline}, str(tmp_path / "w.png"))
+
+
 def qemu_pids(marker: str) -> list[int]:
     """QEMU processes whose command line mentions ``marker`` (a path unique to one test)."""
     out = subprocess.run(["pgrep", "-f", f"qemu-system-x86_64.*{marker}"], capture_output=True, text=True)

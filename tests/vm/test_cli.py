@@ -9,16 +9,6 @@ import pytest
 from runtime.cli.main import main
 
 
-@pytest.fixture
-def fonts_loaded(tmp_path):
-    """matplotlib keeps the font files it has used open (a cache, not a leak): load them first."""
-    from runtime.vm import plot
-    from runtime.vm.timeline import Line, build
-
-    timeline = build([Line(0.1, "[    0.000000] Linux version")], 1.0, 1.0)
-    plot.save({"warm-up": timeline}, str(tmp_path / "w.png"))
-
-
 def run(capsys, *argv):
     code = main(["vm", *argv])
     out, err = capsys.readouterr()

@@ -1,0 +1,411 @@
+"""What each ``vmvc sim`` command does once its arguments are parsed: run, then print or save.
+
+Kept apart from :mod:`sim.cli` so ``vmvc sim --help`` stays fast and the printing can be tested
+without argparse.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+from sim.errors import SimError
+
+MIB = 1024 * 1024
+
+
+def fmt_s(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if x < 1:
+        return f"{x * 1e3:.1f} ms"
+    if x < 120:
+        return f"{x:.2f} s"
+    return f"{x / 60:.1f} min"
+
+
+def fmt_mib(x) -> str:
+    return "-" if x is None else f"{x:,.1f} MiB"
+
+
+def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title)
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*r)
+    Console().print(t)
+
+
+def _host(args) -> dict:
+    out = {}
+    for key in ("cores", "memory_mib", "disk_mib_s", "cpu_model", "admission"):
+        value = getattr(args, key, None)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _scenario_params(args) -> dict:
+    c = args.command
+    p: dict = {"jitter": not args.no_jitter, "cache": args.cache, **_host(args)}
+    if c == "storm":
+        p.update(n=args.n, interval=args.interval, lifetime=args.lifetime)
+    elif c == "density":
+        p.update(n=args.n, limit=args.limit)
+    elif c == "scaleout":
+        for k in (
+            "duration",
+            "base_rate",
+            "spike_rate",
+            "spike_at",
+            "spike_for",
+            "capacity",
+            "timeout",
+            "period",
+            "initial",
+            "max_instances",
+        ):
+            p[k] = getattr(args, k)
+    elif c == "cluster":
+        p.update(hosts=args.hosts, n=args.n, policy=args.policy, interval=args.interval)
+    return p
+
+
+def dispatch(args) -> int:
+    if args.command in ("start", "storm", "density", "scaleout", "cluster"):
+        return scenario(args)
+    return {"sweep": sweep, "profiles": profiles, "calibrate": calibrate, "validate": validate}[args.command](
+        args
+    )
+
+
+def scenario(args) -> int:
+    from sim.api import run
+
+    names = [p for p in args.profile.split(",") if p]
+    if not names:
+        raise SimError("--profile needs at least one profile")
+    params = _scenario_params(args)
+    results = [run(args.command, profile=name, kind=args.kind, seed=args.seed, **params) for name in names]
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for r in results:
+            (args.out / f"{args.command}-{r.profile}.json").write_text(
+                json.dumps(r.to_json(), indent=1) + "\n"
+            )
+    if args.plot:
+        saved = _plots(args.command, results, args.out or Path("."))
+        if not args.json:
+            for path in saved:
+                print(f"plot: {path}", file=sys.stderr)
+    if args.json:
+        data = [r.summary() for r in results]
+        json.dump(data[0] if len(data) == 1 else data, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    _print(args.command, results)
+    return 0
+
+
+def _plots(command: str, results, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    saved = []
+
+    def save(fig, name):
+        path = out / f"{command}-{name}.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        saved.append(path)
+
+    for r in results:
+        if command in ("start", "storm", "cluster"):
+            save(r.plot_timeline(), f"timeline-{r.profile}")
+        if command == "density":
+            save(r.plot_density(), f"density-{r.profile}")
+        if command == "scaleout":
+            save(r.plot_scaleout(), f"scaleout-{r.profile}")
+    if command in ("storm", "cluster", "start"):
+        save(results[0].plot_cdf(others=results[1:]), "cdf")
+    save(results[0].plot_memory(others=results[1:]), "memory")
+    return saved
+
+
+def _print_start(results) -> None:
+    for r in results:
+        rows = [[rec["stage"], fmt_s(rec["start"]), fmt_s(rec["duration"])] for rec in r.records]
+        rows.append(["ready", "", fmt_s(float(r.ready_times[0]))])
+        _table(f"{r.profile} ({r.kind}): one start", ["stage", "starts at", "takes"], rows)
+
+
+def _host_cell(r, s) -> str:
+    return f"{r.extra['cores']} ({r.extra['cpu_model']})"
+
+
+def _fit_cell(r, s) -> str:
+    return f">= {s['fit']} (limit)" if s["capped"] else str(s["fit"])
+
+
+# command -> (title, [(column, cell(result, summary) -> str)])
+COLUMNS = {
+    "storm": (
+        "boot storm (each profile on its own reference host unless --cores/--memory-mib are given)",
+        [
+            ("profile", lambda r, s: r.profile),
+            ("kind", lambda r, s: r.kind),
+            ("cores", _host_cell),
+            ("n", lambda r, s: str(r.n)),
+            ("refused", lambda r, s: str(s["refused"])),
+            ("ready median", lambda r, s: fmt_s(s["ready"].get("median"))),
+            ("p95", lambda r, s: fmt_s(s["ready"].get("p95"))),
+            ("all ready", lambda r, s: fmt_s(s["makespan"])),
+            ("private mem", lambda r, s: fmt_mib(r.memory["private"] / MIB)),
+        ],
+    ),
+    "density": (
+        "density: how many fit in memory",
+        [
+            ("profile", lambda r, s: r.profile),
+            ("kind", lambda r, s: r.kind),
+            ("host memory", lambda r, s: fmt_mib(s["host_memory_mib"])),
+            ("fit (simulated)", _fit_cell),
+            ("fit (analytic)", lambda r, s: str(s["analytic_fit"])),
+            ("private each", lambda r, s: fmt_mib(s["private_mib"])),
+            ("shared + daemons", lambda r, s: fmt_mib(s["per_host_mib"])),
+            ("per instance at fit", lambda r, s: fmt_mib(s["per_instance_mib_at_fit"])),
+        ],
+    ),
+    "scaleout": (
+        "scale-out under a request spike",
+        [
+            ("profile", lambda r, s: r.profile),
+            ("kind", lambda r, s: r.kind),
+            ("instances", lambda r, s: str(s["instances"])),
+            ("spike absorbed in", lambda r, s: fmt_s(s["absorb_s"])),
+            ("requests", lambda r, s: str(s["arrived"])),
+            ("dropped", lambda r, s: f"{s['dropped']} ({s['drop_fraction']:.1%})"),
+            ("delay p50", lambda r, s: fmt_s(s["delay_p50"])),
+            ("delay p99", lambda r, s: fmt_s(s["delay_p99"])),
+        ],
+    ),
+    "cluster": (
+        "cluster placement",
+        [
+            ("profile", lambda r, s: r.profile),
+            ("kind", lambda r, s: r.kind),
+            ("policy", lambda r, s: s["policy"]),
+            ("per host", lambda r, s: " ".join(str(h["placed"]) for h in r.hosts)),
+            ("refused", lambda r, s: str(s["refused"])),
+            ("ready median", lambda r, s: fmt_s(s["ready"].get("median"))),
+            ("all ready", lambda r, s: fmt_s(s["makespan"])),
+        ],
+    ),
+}
+
+
+def _print(command: str, results) -> None:
+    if command == "start":
+        _print_start(results)
+        return
+    title, columns = COLUMNS[command]
+    rows = []
+    for r in results:
+        s = r.summary()
+        rows.append([cell(r, s) for _, cell in columns])
+    _table(title, [name for name, _ in columns], rows)
+
+
+def _value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def sweep(args) -> int:
+    from sim.sweep import grid
+    from sim.sweep import sweep as run_sweep
+
+    axes: dict = {"profile": [p for p in args.profile.split(",") if p]}
+    if args.kind:
+        axes["kind"] = args.kind
+    if args.n:
+        try:
+            axes["n"] = [int(x) for x in args.n.split(",")]
+        except ValueError:
+            raise SimError(f"--n takes comma-separated integers, got {args.n!r}") from None
+    for item in args.set:
+        key, eq, values = item.partition("=")
+        if not eq or not key:
+            raise SimError(f"--set takes KEY=V1,V2, got {item!r}")
+        axes[key.replace("-", "_")] = [_value(v) for v in values.split(",")]
+    axes["seed"] = list(range(args.seeds))
+    specs = grid(args.scenario, **axes)
+    from sim.api import run
+
+    run(args.scenario, **{k: v for k, v in specs[0].items() if k != "scenario"})  # bad input fails here, fast
+    rows = _with_progress(
+        lambda progress: run_sweep(specs, workers=args.workers, address=args.address, progress=progress),
+        len(specs),
+        quiet=args.json,
+    )
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"sweep-{args.scenario}.json").write_text(json.dumps(rows, indent=1) + "\n")
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    keys = [k for k in axes if k != "seed" and len(axes[k] if isinstance(axes[k], list) else [axes[k]]) > 1]
+    table = {}
+    for spec, row in zip(specs, rows, strict=True):
+        point = tuple(spec[k] for k in keys) if keys else ("all",)
+        table.setdefault(point, []).append(row)
+    out = []
+    for point, group in table.items():
+        med = [g["ready"].get("median") for g in group if g["ready"].get("count")]
+        span = [g["makespan"] for g in group if g["makespan"] is not None]
+        out.append(
+            [
+                *map(str, point),
+                str(len(group)),
+                fmt_s(sum(med) / len(med) if med else None),
+                fmt_s(sum(span) / len(span) if span else None),
+            ]
+        )
+    workers = len({r["worker_pid"] for r in rows})
+    _table(
+        f"sweep: {args.scenario}, {len(specs)} runs on {workers} worker(s)",
+        [*(keys or ["points"]), "runs", "ready median (mean of runs)", "all ready (mean)"],
+        out,
+    )
+    return 0
+
+
+def _with_progress(work, total: int, quiet: bool):
+    if quiet:
+        return work(None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("sweep"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("sweep", total=total)
+        return work(lambda done, _total: bar.update(task, completed=done))
+
+
+def profiles(args) -> int:
+    from sim.profiles import available, load
+
+    rows = []
+    for name, path in available().items():
+        try:
+            p = load(path)
+        except SimError as e:
+            rows.append({"name": name, "path": str(path), "error": str(e)})
+            continue
+        for kind, spec in p.instances.items():
+            rows.append(
+                {
+                    "name": name,
+                    "kind": kind,
+                    "title": p.title,
+                    "path": str(path),
+                    "solo_s": spec.solo_seconds(p.host, warm=True),
+                    "private_mib": spec.private_memory / MIB,
+                    "cores": p.host.cores,
+                    "sources": [s.get("id") for s in p.sources],
+                }
+            )
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    _table(
+        "simulation profiles",
+        ["name", "kind", "one start (warm)", "private mem", "host cores", "about"],
+        [
+            [
+                r["name"],
+                r.get("kind", "-"),
+                fmt_s(r.get("solo_s")),
+                fmt_mib(r.get("private_mib")),
+                str(r.get("cores", "-")),
+                r.get("title") or r.get("error", ""),
+            ]
+            for r in rows
+        ],
+    )
+    return 0
+
+
+def calibrate(args) -> int:
+    from sim.calibrate import profile_from_records
+    from sim.cli import load_records
+    from sim.profiles import save_profile
+    from sim.validate import validate as check
+
+    records = load_records(args.records)
+    data = profile_from_records(records, name=args.name, prior=args.prior)
+    v = check(data, records)
+    data["measured"]["validation"] = v.to_json()
+    path = save_profile(data, args.out) if (args.save or args.out) else None
+    if args.json:
+        json.dump({"profile": data, "saved": str(path) if path else None}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    _table(
+        f"calibrated '{args.name}'",
+        ["kind", "gamma (CPU-fraction scale)", "stages", "storms", "MAPE"],
+        [
+            [
+                k,
+                f"{f['gamma']:.3f}",
+                str(len(data["instances"][k]["stages"])),
+                ",".join(map(str, f["storms"])),
+                f"{v.mape_by_kind().get(k, float('nan')):.1%}",
+            ]
+            for k, f in data["measured"]["fit"].items()
+        ],
+    )
+    if path:
+        print(f"saved: {path}")
+    return 0
+
+
+def validate(args) -> int:
+    from sim.cli import load_records
+    from sim.validate import validate as check
+
+    v = check(args.profile, load_records(args.records), seeds=args.seeds)
+    if args.json:
+        json.dump(v.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    _table(
+        f"'{args.profile}': predicted vs measured storms — MAPE {v.mape:.1%}",
+        ["kind", "n", "measured mean ready", "predicted", "error"],
+        [
+            [r["kind"], str(r["n"]), fmt_s(r["measured"]), fmt_s(r["predicted"]), f"{r['ape']:.1%}"]
+            for r in v.rows
+        ],
+    )
+    return 0 if v.ok() else 1

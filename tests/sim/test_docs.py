@@ -1,0 +1,35 @@
+"""The examples in the module docstrings are the documentation: they must run as written."""
+
+import doctest
+import importlib
+import pkgutil
+
+import matplotlib
+import pytest
+
+import sim
+
+matplotlib.use("Agg")
+
+MODULES = sorted(m.name for m in pkgutil.walk_packages(sim.__path__, "sim."))
+
+
+@pytest.mark.parametrize("name", ["sim", *MODULES])
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+
+
+def test_sim_never_imports_runtime_or_benchmarks():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sim, sim.cli_commands, sim.calibrate, sim.validate, sim.sweep, sim.plots;"
+        "sim.run('storm', profile='crun', n=2);"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('runtime', 'benchmarks')];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr

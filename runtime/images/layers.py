@@ -25,6 +25,7 @@ import os
 import posixpath
 import queue
 import shutil
+import struct
 import subprocess
 import tarfile
 import threading
@@ -45,8 +46,68 @@ class UnsafeArchive(VmvcError):
     """A layer archive tried to do something a layer must not (escape, plant a device...)."""
 
 
+_HEADER = struct.Struct("100s8s8s8s12s12s8sc100s8x32s32s8s8s155s")
+_POSIX_MAGIC = b"ustar\x0000"
+_GNU_MAGIC = b"ustar  \x00"
+
+
+def _octal(field: bytes) -> int | None:
+    """tarfile's nti() for the plain octal case; None for anything else (base-256, junk)."""
+    if field[:1] in (b"\x80", b"\xff"):
+        return None
+    text = field.split(b"\0", 1)[0].strip()
+    if not text:
+        return 0
+    try:
+        return int(text, 8) if text.isdigit() else None
+    except ValueError:
+        return None
+
+
 class _LimitedTarInfo(tarfile.TarInfo):
-    """TarInfo that refuses giant pax/long-name headers before tarfile reads them into memory."""
+    """TarInfo that refuses what GNU tar and tarfile could read differently, and reads fast.
+
+    - giant pax/long-name headers are refused before tarfile reads them into memory;
+    - a non-POSIX header with bytes in the ustar ``prefix`` field is refused: tarfile prepends the
+      prefix to the name whatever the magic, GNU tar ignores it for GNU/v7 headers, so the two
+      would see different paths (and our checks must judge the path tar writes);
+    - plain headers (octal numbers, good unsigned checksum) are decoded with one struct unpack, the
+      rest by tarfile's own parser; both build the same TarInfo (tests compare them).
+    """
+
+    @classmethod
+    def frombuf(cls, buf, encoding, errors):
+        obj = cls._fast(buf, encoding, errors) or super().frombuf(buf, encoding, errors)
+        if buf[257:265] != _POSIX_MAGIC and obj.type not in tarfile.GNU_TYPES and buf[345:500].strip(b"\0"):
+            raise UnsafeArchive(f"unsafe layer entry {obj.name!r}: ambiguous header (prefix field in a "
+                                f"non-POSIX header)")
+        return obj
+
+    @classmethod
+    def _fast(cls, buf, encoding, errors):
+        if len(buf) != BLOCK or buf[257:265] not in (_POSIX_MAGIC, _GNU_MAGIC) \
+                or buf[156:157] == tarfile.GNUTYPE_SPARSE:
+            return None
+        (name, mode, uid, gid, size, mtime, chksum, kind, linkname, uname, gname, devmajor, devminor,
+         prefix) = _HEADER.unpack_from(buf)
+        numbers = [_octal(f) for f in (mode, uid, gid, size, mtime, chksum, devmajor, devminor)]
+        if None in numbers or numbers[5] != sum(buf) - sum(buf[148:156]) + 256:
+            return None  # base-256, signed checksum, or invalid: tarfile decides
+        obj = cls()
+        obj.name = name.split(b"\0", 1)[0].decode(encoding, errors)
+        obj.mode, obj.uid, obj.gid, obj.size, obj.mtime, obj.chksum, obj.devmajor, obj.devminor = numbers
+        obj.type = kind
+        obj.linkname = linkname.split(b"\0", 1)[0].decode(encoding, errors)
+        obj.uname = uname.split(b"\0", 1)[0].decode(encoding, errors)
+        obj.gname = gname.split(b"\0", 1)[0].decode(encoding, errors)
+        prefix = prefix.split(b"\0", 1)[0].decode(encoding, errors)
+        if obj.type == tarfile.AREGTYPE and obj.name.endswith("/"):
+            obj.type = tarfile.DIRTYPE
+        if obj.isdir():
+            obj.name = obj.name.rstrip("/")
+        if prefix and obj.type not in tarfile.GNU_TYPES:
+            obj.name = prefix + "/" + obj.name
+        return obj
 
     def _proc_member(self, tf):
         if self.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,

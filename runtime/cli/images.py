@@ -27,9 +27,10 @@ def _columns(header: list[str], rows: list[list[str]]) -> None:
 
 
 def _ago(iso: str) -> str:
-    try:
-        then = time.mktime(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
-    except ValueError:
+    from runtime.images.shapes import epoch
+
+    then = epoch(iso)
+    if not then:
         return "N/A"
     secs = max(0, time.time() - then)
     for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400), ("day", 86400),
@@ -38,30 +39,6 @@ def _ago(iso: str) -> str:
             n = int(secs // size)
             return f"{'About an' if n == 1 and unit == 'hour' else n} {unit}{'s' if n > 1 else ''} ago"
     return "Less than a second ago" if secs < 1 else f"{int(secs)} seconds ago"
-
-
-def _epoch(iso: str) -> int:
-    try:
-        return int(time.mktime(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone)
-    except ValueError:
-        return 0
-
-
-def _summary(store, image) -> dict:
-    """The shape of one entry of docker's ``GET /images/json``."""
-    return {"Id": image.id, "ParentId": "", "RepoTags": image.repo_tags or None, "RepoDigests": [],
-            "Created": _epoch(image.created), "Size": image.size, "SharedSize": -1, "Labels": None,
-            "Containers": len(store.holders(image.id))}
-
-
-def inspect_dict(store, image) -> dict:
-    """The shape of docker's ``GET /images/{name}/json``."""
-    return {"Id": image.id, "RepoTags": image.repo_tags, "RepoDigests": [], "Parent": "", "Comment": "",
-            "Created": image.created, "Config": image.config, "Architecture": image.architecture,
-            "Os": image.os, "Size": image.size,
-            "GraphDriver": {"Name": "overlay2", "Data": {"LowerDir": ":".join(image.layer_dirs)}},
-            "RootFS": {"Type": "layers", "Layers": image.diff_ids},
-            "Metadata": {"LastTagTime": ""}, "Containers": store.holders(image.id)}
 
 
 # -- listing ---------------------------------------------------------------------------------------
@@ -84,7 +61,9 @@ def images(argv: list[str]) -> int:
         found = [i for i in found if any((t.rsplit(":", 1)[0] == want.rsplit(":", 1)[0]) if any_tag
                                          else t == want for t in i.tags)]
     if args.json:
-        print_json([_summary(store, i) for i in found])
+        from runtime.images.shapes import summary
+
+        print_json([summary(store, i) for i in found])
         return 0
     short = (lambda i: i.id) if args.no_trunc else (lambda i: i.short_id)
     if args.quiet:
@@ -124,6 +103,8 @@ def inspect(argv: list[str]) -> int:
     p = parser("vmvc image inspect", "Display detailed information on one or more images.")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     args = parse(p, argv)
+    from runtime.images import shapes
+
     store = _store()
     out, missing = [], []
     for ref in args.images:
@@ -131,7 +112,7 @@ def inspect(argv: list[str]) -> int:
         if found is None:
             missing.append(ref)
         else:
-            out.append(inspect_dict(store, found))
+            out.append(shapes.inspect(store, found))
     print_json(out)
     for ref in missing:
         print(f"Error: No such image: {ref}", file=sys.stderr)

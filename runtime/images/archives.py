@@ -108,7 +108,7 @@ class _Source:
 
     def __init__(self, path: str) -> None:
         self.dir = path if os.path.isdir(path) else None
-        self.tar = None if self.dir else tarfile.open(path, mode="r:")
+        self.tar = None if self.dir else tarfile.open(path, mode="r:", tarinfo=layerlib.LimitedTarInfo)
         if self.tar is not None:
             self.members = {}
             for m in self.tar.getmembers():

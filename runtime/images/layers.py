@@ -64,7 +64,7 @@ def _octal(field: bytes) -> int | None:
         return None
 
 
-class _LimitedTarInfo(tarfile.TarInfo):
+class LimitedTarInfo(tarfile.TarInfo):
     """TarInfo that refuses what GNU tar and tarfile could read differently, and reads fast.
 
     - giant pax/long-name headers are refused before tarfile reads them into memory;
@@ -379,7 +379,7 @@ def ingest(src, blob_path: str | None, dest: str | None, trusted: bool = False) 
         pipe = _Pipeline(decompressed(src), sink, tar.stdin if tar else None)
         checker = _Checker(trusted)
         try:
-            with tarfile.open(fileobj=pipe, mode="r:", tarinfo=_LimitedTarInfo) as tf:
+            with tarfile.open(fileobj=pipe, mode="r:", tarinfo=LimitedTarInfo) as tf:
                 while (member := tf.next()) is not None:
                     tf.members.clear()  # constant memory, whatever the number of entries
                     checker.check(member)

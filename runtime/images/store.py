@@ -99,6 +99,20 @@ def _shown(ref: str) -> str:
     return reference.familiar(reference.normalise(ref))
 
 
+def _topmost_once(diff_ids: list[str]) -> list[str]:
+    """Top-first layer list with repeats dropped (overlayfs refuses the same lower dir twice).
+
+    Exact: a repeated layer's lower copy can never show through, since its identical upper copy
+    sits above every layer in between and defines (or whites out) the very same paths.
+    """
+    seen, out = set(), []
+    for d in reversed(diff_ids):
+        if d not in seen:
+            seen.add(d)
+            out.append(d)
+    return out
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -153,7 +167,7 @@ class ImageStore:
             obj = Image(id=image_id, name=tags[0] if tags else "",
                         repo_tags=[reference.familiar(t) for t in tags], tags=tags,
                         config=rec.get("config") or {}, diff_ids=list(rec["layers"]),
-                        layer_dirs=[self.layer_dir(d) for d in reversed(rec["layers"])],
+                        layer_dirs=[self.layer_dir(d) for d in _topmost_once(rec["layers"])],
                         size=rec.get("size", 0), created=rec.get("created", ""),
                         architecture=rec.get("architecture", "amd64"), os=rec.get("os", "linux"),
                         manifest=rec.get("manifest", ""))

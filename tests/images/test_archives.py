@@ -52,6 +52,24 @@ def test_legacy_docker_archive_loads(store):
     assert img.repo_tags == ["legacy:1"]
 
 
+def test_legacy_archive_with_a_layer_linked_to_another_loads(store):
+    """Old docker save wrote a layer used twice once, the second as a symlink to the first."""
+    layer = make_tar([("x", "file", "1")])
+    data = make_docker_archive([layer, layer], ["twice:1"])
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(data)) as src, tarfile.open(fileobj=buf, mode="w") as dst:
+        for m in src.getmembers():
+            if m.name == f"{1:064d}/layer.tar":
+                link = tarfile.TarInfo(m.name)
+                link.type, link.linkname = tarfile.SYMTYPE, f"../{0:064d}/layer.tar"
+                dst.addfile(link)
+            else:
+                dst.addfile(m, src.extractfile(m))
+    (img,) = archives.load(store, io.BytesIO(buf.getvalue()))
+    assert len(img.diff_ids) == 2 and img.diff_ids[0] == img.diff_ids[1]
+    assert len(img.layer_dirs) == 1  # overlayfs refuses a lower dir twice; the top copy is enough
+
+
 def test_layer_that_lies_about_its_digest_is_refused(store):
     good_layer, bad_layer = make_tar([("x", "file", "1")]), make_tar([("x", "file", "2")])
     data = make_docker_archive([good_layer], ["liar:1"]).replace(good_layer, bad_layer)

@@ -29,7 +29,7 @@ def test_same_result_as_tarfile_on_real_gnu_tar_output(fmt):
     for block in _blocks(data):
         if block[156:157] in (b"x", b"g", b"L", b"K"):
             continue
-        ours = layers._LimitedTarInfo.frombuf(block, "utf-8", "surrogateescape")
+        ours = layers.LimitedTarInfo.frombuf(block, "utf-8", "surrogateescape")
         theirs = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
         assert [getattr(ours, f) for f in FIELDS] == [getattr(theirs, f) for f in FIELDS]
         compared += 1
@@ -40,7 +40,7 @@ def test_base256_and_odd_numbers_fall_back_to_tarfile():
     info = tarfile.TarInfo("big")
     info.uid = 8 ** 8 + 5  # too big for octal: GNU base-256
     block = info.tobuf(format=tarfile.GNU_FORMAT)
-    ours = layers._LimitedTarInfo.frombuf(block, "utf-8", "surrogateescape")
+    ours = layers.LimitedTarInfo.frombuf(block, "utf-8", "surrogateescape")
     assert ours.uid == 8 ** 8 + 5
 
 

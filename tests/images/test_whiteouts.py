@@ -48,3 +48,14 @@ def test_whiteouts_are_stored_the_way_overlayfs_reads_them(store):
     assert os.major(st.st_rdev) == 0 and os.minor(st.st_rdev) == 0 and (st.st_mode & 0o170000) == 0o020000
     assert os.getxattr(os.path.join(middle, "b"), "trusted.overlay.opaque") == b"y"
     assert not any(n.startswith(".wh.") for _, ds, fs in os.walk(middle) for n in ds + fs)
+
+
+@pytest.mark.overlay
+def test_a_layer_repeated_higher_up_mounts_and_wins(store, tmp_path, no_leaks):
+    (img,) = archives.load(store, io.BytesIO(make_docker_archive([BOTTOM, MIDDLE, BOTTOM], ["again:1"])))
+    assert len(img.layer_dirs) == 2
+    (tmp_path / "rootfs").mkdir()
+    expected = {"a": "dir", "a/x": "x1", "a/y": "y1", "b": "dir", "b/old1": "o1", "b/sub": "dir",
+                "b/sub/old2": "o2", "b/new": "n2", "c": "dir", "c/gone": "dir", "c/gone/deep": "d",
+                "keep": "k1"}
+    assert in_mount_ns(_view, img.layer_dirs, None, None, str(tmp_path / "rootfs")) == expected

@@ -63,8 +63,10 @@ def storm_seconds(
     }
 
 
-def sweep_cores(scenarios: int = 100, n: int = 400, workers: int | None = None) -> dict:
-    """A sweep of ``scenarios`` storms: workers used, and children's CPU time / (wall x cores)."""
+def sweep_cores(scenarios: int = 100, n: int = 2000, workers: int | None = None) -> dict:
+    """A sweep of ``scenarios`` storms on local processes: distinct worker processes used, and the
+    children's CPU time over (wall x cores) — 1.0 means every core was busy for the whole sweep
+    (on a shared machine other load lowers it)."""
     from sim.sweep import grid, sweep
 
     cores = os.cpu_count() or 1

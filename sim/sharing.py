@@ -19,8 +19,8 @@ between events nothing needs simulating.
 
 from __future__ import annotations
 
-import heapq
 import itertools
+from heapq import heappop, heappush
 
 #: Work left below this (in work units) counts as done: floating-point slack, not a model knob.
 EPSILON = 1e-9
@@ -60,38 +60,47 @@ class ProcessorSharing:
         if work <= 0:
             event.succeed()
             return event
-        self._advance()
-        heapq.heappush(self._heap, (self._virtual + work, next(self._seq), event))
-        self._schedule()
+        now = self.env.now
+        self._advance(now)
+        heappush(self._heap, (self._virtual + work, next(self._seq), event))
+        self._schedule(now)
         return event
 
-    def _advance(self) -> None:
-        now = self.env.now
+    # The two methods below run once per arrival or departure: plain arithmetic, no helper calls.
+    def _advance(self, now: float) -> None:
         n = len(self._heap)
-        if n and now > self._stamp:
-            r = self.rate(n)
-            self._virtual += r * (now - self._stamp)
-            self.busy_time += (now - self._stamp) * min(1.0, r * n / self.capacity)
+        dt = now - self._stamp
+        if n and dt > 0:
+            r = self.capacity / n
+            if r > self.cap:
+                r = self.cap
+            self._virtual += r * dt
+            used = r * n / self.capacity
+            self.busy_time += dt * (used if used < 1.0 else 1.0)
         self._stamp = now
 
-    def _schedule(self) -> None:
-        if not self._heap:
+    def _schedule(self, now: float) -> None:
+        heap = self._heap
+        if not heap:
             return
-        target = self._heap[0][0]
-        when = self.env.now + max(0.0, target - self._virtual) / self.rate(len(self._heap))
+        r = self.capacity / len(heap)
+        if r > self.cap:
+            r = self.cap
+        left = heap[0][0] - self._virtual
+        when = now + (left / r if left > 0 else 0.0)
         # An arrival slows everyone down, so the pending timer fires early, finds nothing done and
         # re-arms: only schedule a new timer when the next departure moved *earlier*.
         if when < self._wake_at:
             self._wake_at = when
-            self._timer = self.env.timeout(when - self.env.now)
-            self._timer.callbacks.append(self._on_timer)
+            self._timer = timer = self.env.timeout(when - now)
+            timer.callbacks.append(self._on_timer)
 
     def _on_timer(self, event) -> None:
         if event is not self._timer:
             return  # stale: a later arrival or departure re-armed us
         now = self.env.now
         self._wake_at = float("inf")
-        self._advance()
+        self._advance(now)
         heap = self._heap
         limit = self._virtual + EPSILON * max(1.0, self._virtual)
         while heap:
@@ -99,5 +108,5 @@ class ProcessorSharing:
             # done, or so close that the next timer would land on this same instant
             if left > 0 and now + left / self.rate(len(heap)) > now:
                 break
-            heapq.heappop(heap)[2].succeed()
-        self._schedule()
+            heappop(heap)[2].succeed()
+        self._schedule(now)

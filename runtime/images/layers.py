@@ -345,6 +345,10 @@ class _Checker:
             raise UnsafeArchive(f"unsafe layer entry {m.name!r}: unsupported type {m.type!r}")
         if m.size and not m.isreg():  # tar implementations disagree on skipping such data: refuse
             raise UnsafeArchive(f"unsafe layer entry {m.name!r}: data on a non-regular entry")
+        for key in m.pax_headers:
+            if key.partition(".xattr.")[2].startswith("trusted."):
+                raise UnsafeArchive(f"unsafe layer entry {m.name!r}: sets {key.partition('.xattr.')[2]!r} "
+                                    f"(trusted.* xattrs steer overlayfs itself)")
         base = posixpath.basename(name)
         if base == OPAQUE:
             self.opaques.append(posixpath.dirname(name))
@@ -358,7 +362,7 @@ class _Checker:
 def _tar_command(dest: str) -> list[str]:
     cmd = ["tar", "-x", "-f", "-", "-C", dest, "--numeric-owner"]
     if os.geteuid() == 0:
-        return cmd + ["-p", "--same-owner", "--xattrs", "--xattrs-include=*"]
+        return cmd + ["-p", "--same-owner", "--xattrs", "--xattrs-include=*", "--xattrs-exclude=trusted.*"]
     return cmd + ["--no-same-owner"]
 
 

@@ -38,7 +38,18 @@ def _long_name_bomb() -> bytes:
     return hdr.tobuf(format=tarfile.USTAR_FORMAT) + b"a" * 1024
 
 
+def _overlay_xattr() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        info = tarfile.TarInfo("redirected")
+        info.type = tarfile.DIRTYPE
+        info.pax_headers = {"SCHILY.xattr.trusted.overlay.redirect": "/etc"}
+        tf.addfile(info)
+    return buf.getvalue()
+
+
 EVIL = {
+    "overlay-xattr": (_overlay_xattr(), "redirected"),
     "dotdot": (make_tar([("a", "dir"), ("a/../../escaped", "file", "x")]), "a/../../escaped"),
     "absolute": (make_tar([("/etc/vmvc-evil", "file", "x")]), "/etc/vmvc-evil"),
     "symlink-escape": (make_tar([("d", "dir"), ("d/up", "symlink", "../../../../etc")]), "d/up"),

@@ -127,10 +127,44 @@ def import_(argv: list[str]) -> int:
     p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
     p.add_argument("-m", "--message", default="vmvc import", help="commit message for the history")
     args = parse(p, argv)
-    src = sys.stdin.buffer if args.file == "-" else args.file
-    img = _store().import_tar(src, args.reference, comment=args.message)
+    if args.file == "-":
+        img = _store().import_tar(sys.stdin.buffer, args.reference, comment=args.message)
+    elif sys.stderr.isatty():
+        img = _import_with_progress(args.file, args.reference, args.message)
+    else:
+        img = _store().import_tar(args.file, args.reference, comment=args.message)
     print(img.id)
     return 0
+
+
+class _Counting:
+    """A binary stream that reports how far it has been read (for a progress bar)."""
+
+    def __init__(self, f, advance) -> None:
+        self.f, self.advance = f, advance
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        self.advance(len(data))
+        return data
+
+    def peek(self, n: int = 0) -> bytes:
+        return self.f.peek(n)
+
+
+def _import_with_progress(path: str, ref: str | None, message: str):
+    import os
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise VmvcError(f"open {path}: {e.strerror}") from None
+    columns = (TextColumn("importing"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with f, Progress(*columns, transient=True) as bar:
+        task = bar.add_task("import", total=os.fstat(f.fileno()).st_size)
+        return _store().import_tar(_Counting(f, lambda n: bar.advance(task, n)), ref, comment=message)
 
 
 def load(argv: list[str]) -> int:

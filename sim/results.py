@@ -98,6 +98,19 @@ class Result:
             **kw,
         )
 
+    def __repr__(self) -> str:  # short: a notebook cell shows this, not 10,000 numbers
+        rt = self.ready_times
+        done = rt[~np.isnan(rt)]
+        ready = (
+            f"ready median {np.median(done):.4g} s, all ready {np.max(done):.4g} s"
+            if len(done)
+            else "none ready"
+        )
+        return (
+            f"<Result {self.scenario}: {self.profile} ({self.kind}), n={self.n}, {ready}, "
+            f"refused {len(self.refused)}, seed {self.seed}>"
+        )
+
     @property
     def n(self) -> int:
         return len(self.arrival)

@@ -88,18 +88,30 @@ def sweep(
     # that lives as long as this process).
     method = "fork" if os.name == "posix" and threading.active_count() == 1 else "spawn"
     ctx = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(max_workers=min(workers, total), mp_context=ctx) as pool:
+    tracker = _tracker()
+    tracker_was_running = tracker is None or getattr(tracker, "_pid", None) is not None
+    pool = ProcessPoolExecutor(max_workers=min(workers, total), mp_context=ctx)
+    try:
         futures = {pool.submit(run_spec, s): i for i, s in enumerate(specs)}
-        try:
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                done += 1
-                tick()
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
+        for fut in as_completed(futures):
+            results[futures[fut]] = fut.result()
+            done += 1
+            tick()
+    finally:  # on an error or Ctrl-C: drop queued work, wait for the workers to exit
+        pool.shutdown(wait=True, cancel_futures=True)
+        if not tracker_was_running:  # we started it (spawn): stop it, leave no helper process behind
+            getattr(tracker, "_stop", lambda: None)()
     return results  # type: ignore[return-value]
+
+
+def _tracker():
+    """multiprocessing's resource tracker (a helper process spawn-started pools start on first use)."""
+    try:
+        from multiprocessing import resource_tracker
+
+        return resource_tracker._resource_tracker
+    except (ImportError, AttributeError):
+        return None
 
 
 def _dask(specs: list[dict], address: str, progress) -> list[dict]:

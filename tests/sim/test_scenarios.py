@@ -80,3 +80,8 @@ def test_containers_absorb_a_spike_faster_and_drop_less_than_full_vms():
 def test_bad_parameters_raise_sim_errors(call, message):
     with pytest.raises(SimError, match=message):
         call()
+
+
+def test_a_result_prints_short():
+    r = sim.run("storm", profile="crun", n=1000, seed=1)
+    assert len(repr(r)) < 200 and "n=1000" in repr(r)

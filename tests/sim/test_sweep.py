@@ -39,3 +39,21 @@ def test_dask_cluster_on_loopback():
     ) as cluster:
         rows = sweep(SPECS, address=cluster.scheduler_address)
     assert _strip(rows) == _strip([run_spec(s) for s in SPECS])
+
+
+def test_a_failing_spec_raises_in_the_caller_and_leaves_no_workers(no_leaks):
+    import pytest
+
+    from sim import SimError
+
+    with pytest.raises(SimError, match="n must be"):
+        sweep([{"scenario": "storm", "profile": "crun", "n": 0}] * 3, workers=2)
+
+
+def test_specs_need_a_scenario():
+    import pytest
+
+    from sim import SimError
+
+    with pytest.raises(SimError, match="scenario"):
+        sweep([{"profile": "crun"}])

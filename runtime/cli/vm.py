@@ -105,11 +105,12 @@ def _print_timeline(report) -> None:
     rows = []
     for phase in tl.phases:
         share = 100 * phase.seconds / tl.wall if tl.wall else 0
-        rows.append([phase.name, f"{phase.start:.3f}", f"{phase.seconds:.3f}", f"{share:.1f}%",
+        guest = "" if phase.guest is None else f"{phase.guest:.3f}"
+        rows.append([phase.name, f"{phase.start:.3f}", f"{phase.seconds:.3f}", f"{share:.1f}%", guest,
                      f"{phase.begins} → {phase.ends} ({phase.source})"])
     machine = tl.info.get("machine")
     table(f"{machine} via {report.decision.accel.upper()}: {tl.wall:.3f} s to exit",
-          ["phase", "start s", "seconds", "share", "evidence"], rows)
+          ["phase", "start s", "seconds", "share", "guest clock s", "evidence"], rows)
     print(f"accelerator: {report.decision.accel} ({report.decision.reason})")
     print(f"phases sum {tl.total:.3f} s, wall {tl.wall:.3f} s; QEMU peak RSS {_mib(tl.peak_rss)}, "
           f"peak PSS {_mib(tl.peak_pss)}; workload exit {tl.workload_exit}")

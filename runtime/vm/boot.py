@@ -11,6 +11,7 @@ timed too, but kept out of the VM's timeline: it is what *this harness* costs, n
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
@@ -45,10 +46,29 @@ class BootReport:
                 "prep_seconds": self.prep, "command": self.command, "timeline": self.timeline.to_dict()}
 
 
+TMP_PREFIX = "vmvc-initrd-"
+
+
+def sweep_stale(tmp: str | None = None) -> list[str]:
+    """Remove initramfs dirs left by a vmvc that was SIGKILLed (its pid is in the name and gone)."""
+    tmp = tmp or tempfile.gettempdir()
+    removed = []
+    for path in glob.glob(os.path.join(tmp, f"{TMP_PREFIX}*-*")):
+        pid = os.path.basename(path)[len(TMP_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 @contextlib.contextmanager
 def initrd_file(workload: str, services: int = 0, init: str | None = None) -> Iterator[tuple[str, int]]:
-    """A temporary initramfs on disk (``vmvc-initrd-*``), removed afterwards whatever happens."""
-    directory = tempfile.mkdtemp(prefix="vmvc-initrd-")
+    """A temporary initramfs on disk (``vmvc-initrd-<pid>-*``), removed afterwards whatever happens.
+
+    Only SIGKILL can skip the ``finally``; the next call sweeps what such a death left behind.
+    """
+    sweep_stale()
+    directory = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-")
     try:
         path = os.path.join(directory, "initrd.gz")
         initramfs.write(path, workload, services, init=init)

@@ -7,10 +7,16 @@ boundary comes from evidence on the serial console:
 * host clock: when QEMU was spawned and when it exited;
 * firmware banners: ``SeaBIOS (version`` (pc, q35), ``Booting from ROM`` (the linuxboot option ROM),
   ``Probing EDD`` (the kernel's real-mode setup code, before decompression);
-* printk timestamps: the kernel entry is ``min(arrival - printk_time)`` over timestamped lines (a line
-  cannot arrive before it was printed, and lines printed live make the bound tight), and ``/init``
-  is reached at ``entry + printk_time`` of ``Run /init as init process``;
+* the kernel's own lines: with ``earlyprintk=serial`` the kernel writes to the UART as soon as it
+  parses its early parameters (a few lines into ``start_kernel``, replaying the lines before), so
+  the arrival of ``[    0.000000] Linux version`` marks the kernel entry (late by that sliver), and
+  the arrival of ``Run /init as init process`` the moment it reaches ``/init``. Their
+  printk timestamps are kept as the guest's clock but not used for the host timeline: the guest's
+  clock starts at TSC calibration, not at entry, and a kernel that marks its TSC unstable falls back
+  to a coarser clock, so mapping printk time to host time is only approximate;
 * ``VMVC-MARK <name> <uptime>`` lines from our ``/init`` (arrival time; the guest uptime is kept too).
+
+Line times have the reader's resolution (about 1 ms: see ``qemu.run``).
 
 Phases are consecutive, so they are monotonic and sum to the wall time by construction; a boundary
 estimated out of order is clamped to its predecessor and flagged, never silently reordered.
@@ -57,6 +63,7 @@ class Phase:
     begins: str      # the event that opens it
     ends: str        # the event that closes it
     source: str
+    guest: float | None = None   # the guest's own clock at the end (printk time or /proc/uptime)
 
     @property
     def seconds(self) -> float:
@@ -221,7 +228,7 @@ def label(prev: Event, cur: Event) -> str:
 
 
 def phases(evts: list[Event]) -> list[Phase]:
-    return [Phase(label(a, b), a.t, b.t, a.name, b.name, b.source)
+    return [Phase(label(a, b), a.t, b.t, a.name, b.name, b.source, b.guest)
             for a, b in zip(evts, evts[1:], strict=False)]
 
 

@@ -34,7 +34,8 @@ def test_boot_json_has_the_timeline_and_exit_code(capsys, guest_kernel, vmvc_roo
 @pytest.mark.qemu
 @pytest.mark.busybox
 @pytest.mark.slow
-def test_boot_table_names_the_accelerator_and_why(capsys, guest_kernel, vmvc_root):
+def test_boot_table_names_the_accelerator_and_why(capsys, guest_kernel, vmvc_root, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")   # rich wraps cells to the terminal width
     code, out, _ = run(capsys, "boot", "--kernel", guest_kernel.path, "--accel", "auto")
     assert code == 0
     assert "kernel boot to /init" in out and "workload" in out

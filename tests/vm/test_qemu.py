@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import glob
+import os
 import subprocess
+import tempfile
 import time
 
 import pytest
 
 from runtime.vm import qemu
-from runtime.vm.boot import boot, initrd_file
+from runtime.vm.boot import TMP_PREFIX, boot, initrd_file
 from tests.vm.conftest import alive, qemu_pids
 
 pytestmark = [pytest.mark.qemu, pytest.mark.busybox, pytest.mark.slow]
@@ -40,7 +42,7 @@ def test_tcg_boot_reaches_the_workload_and_the_phases_add_up(machine, guest_kern
     from runtime.vm.timeline import workload_output
 
     assert workload_output(result.lines) == ["hello from the workload", "second line"]
-    assert not glob.glob("/tmp/vmvc-initrd-*")
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), f"{TMP_PREFIX}{os.getpid()}-*"))
 
 
 def test_boot_reports_the_decision_and_host_side_preparation(guest_kernel, no_leaks):

@@ -174,6 +174,9 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # --out not writable, disk full: say which file, no traceback
+        print(f"{PROG}: {e.filename or ''}: {e.strerror or e}".replace(": : ", ": "), file=sys.stderr)
+        return 1
 
 
 def load_records(path: Path) -> list[dict]:

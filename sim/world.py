@@ -21,7 +21,7 @@ from sim.stages import jitter_sampler, lifecycle
 HOST_OVERRIDES = {"cores", "memory_mib", "disk_mib_s", "cpu_model", "admission"}
 
 
-def check_int(name: str, value, minimum: int = 1, maximum: int = 10_000_000) -> int:
+def check_int(name: str, value, minimum: int = 1, maximum: int = 1_000_000) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not minimum <= value <= maximum:
         raise SimError(f"{name} must be an integer from {minimum} to {maximum}, got {value!r}")
     return int(value)

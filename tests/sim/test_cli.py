@@ -85,6 +85,7 @@ def test_plots_and_results_go_to_out(capsys, tmp_path):
     [
         (["storm", "--profile", "nope"], "unknown profile 'nope'"),
         (["storm", "-n", "0"], "must be >= 1"),
+        (["storm", "-n", "2000000"], "from 1 to 1000000"),
         (["storm", "-n", "many"], "not an integer"),
         (["storm", "--interval", "-3"], ">= 0"),
         (["cluster", "--policy", "psychic"], "invalid choice"),
@@ -100,6 +101,13 @@ def test_bad_usage_is_one_clear_line_and_exit_2(capsys, argv, message):
     assert code == 2
     assert message in err.splitlines()[0]
     assert not out
+
+
+def test_an_unwritable_out_dir_is_one_line_not_a_traceback(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, out, err = run(capsys, "storm", "-n", "2", "--out", str(blocker / "sub"))
+    assert code == 1 and len(err.strip().splitlines()) == 1 and str(blocker) in err
 
 
 def test_no_arguments_shows_help_and_exit_2(capsys):

@@ -7,7 +7,8 @@ watches for the three ways a boot goes wrong:
 
 * ``KVM internal error`` (a software KVM such as kvm_pvm cannot emulate the guest; QEMU would stay
   paused and alive for ever) -- killed at once;
-* a hang: no console output for ``stall`` seconds, or the overall ``timeout`` -- killed;
+* a hang: no console output for ``stall`` seconds while booting (a silent workload is allowed: the
+  stall watch ends at the workload-start marker), or the overall ``timeout`` -- killed;
 * a kernel panic -- reported with its line.
 
 QEMU runs in its own session (process group) with ``PR_SET_PDEATHSIG`` = SIGKILL, so Ctrl-C, an
@@ -31,6 +32,7 @@ from runtime.vm import timeline as tl
 QEMU = "qemu-system-x86_64"
 MACHINES = ("microvm", "pc", "q35")
 KVM_ERROR = "KVM internal error"
+WORKLOAD_START = f"{tl.MARK} workload-start"
 PANIC = "Kernel panic"
 
 
@@ -159,6 +161,7 @@ def run(spec: Spec, timeout: float = 120.0, stall: float | None = 30.0, sample_e
     splitter = tl.LineSplitter()
     lines: list[tl.Line] = []
     memory = tl.MemorySampler(proc.pid)
+    booting = True  # until the workload starts; a workload may be silent for as long as it likes
     try:
         last_output = next_sample = time.monotonic()
         while True:
@@ -168,7 +171,7 @@ def run(spec: Spec, timeout: float = 120.0, stall: float | None = 30.0, sample_e
                 next_sample = now + sample_every
             if now - t0 > timeout:
                 raise _hang(f"timed out after {timeout:g} s", lines + splitter.flush())
-            if stall is not None and now - last_output > stall:
+            if booting and stall is not None and now - last_output > stall:
                 raise _hang(f"guest hung: no console output for {stall:g} s", lines + splitter.flush())
             wait = max(0.0, min(next_sample, t0 + timeout) - now)
             ready, _, _ = select.select([fd], [], [], wait)
@@ -183,6 +186,7 @@ def run(spec: Spec, timeout: float = 120.0, stall: float | None = 30.0, sample_e
             last_output = arrived
             for ln in splitter.feed(arrived - t0, data):
                 _check_line(ln, lines, on_line)
+                booting = booting and not ln.text.startswith(WORKLOAD_START)
         for ln in splitter.flush():
             _check_line(ln, lines, on_line)
         remaining = max(0.1, timeout - (time.monotonic() - t0))

@@ -51,6 +51,16 @@ def test_bad_machine_and_services_are_usage_errors(capsys, vmvc_root):
     assert code == 2 and "'teleport' is not a 'vmvc vm' command" in err
 
 
+@pytest.mark.kvm
+def test_requested_kvm_is_refused_up_front_without_hardware(capsys, guest_kernel, vmvc_root):
+    from runtime.doctor import host
+
+    if host().ready("kvm.hw"):
+        return  # KVM would be used: nothing to refuse on this host
+    code, _, err = run(capsys, "boot", "--kernel", guest_kernel.path, "--accel", "kvm")
+    assert code == 125 and "--accel kvm refused" in err and "use --accel tcg" in err
+
+
 def test_boot_without_a_kernel_says_how_to_get_one(capsys, vmvc_root, monkeypatch):
     from runtime.vm import kernel
 

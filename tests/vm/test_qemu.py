@@ -145,3 +145,11 @@ def test_microvm_under_tcg_gets_the_host_tsc_rate():
     assert cmd[:5] == ["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg"]
     assert {"-nographic", "-no-reboot"} <= set(cmd) and cmd[cmd.index("-m") + 1] == "256"
     assert qemu.host_tsc_khz() > 100_000
+
+
+def test_a_silent_workload_is_not_a_hang(guest_kernel, no_leaks):
+    with initrd_file("sleep 3; echo woke") as (initrd, _):
+        result = qemu.run(_spec(guest_kernel.path, initrd), stall=1.5)
+    from runtime.vm.timeline import workload_output
+
+    assert workload_output(result.lines) == ["woke"] and result.timeline.workload_exit == 0

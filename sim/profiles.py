@@ -191,7 +191,8 @@ def load(name_or_path: str | os.PathLike | dict | Profile) -> Profile:
     if not (text.endswith(".json") or os.sep in text):
         known = available()
         if text not in known:
-            raise SimError(f"unknown profile '{text}' (known: {', '.join(known)})")
+            hint = " — measure it first: vmvc bench, then vmvc sim calibrate" if text == "this-host" else ""
+            raise SimError(f"unknown profile '{text}' (known: {', '.join(known)}){hint}")
         path = known[text]
     return parse(read_json(path), path=str(path))
 

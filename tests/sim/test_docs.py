@@ -33,3 +33,17 @@ def test_sim_never_imports_runtime_or_benchmarks():
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_running_a_scenario_does_not_import_plotting_or_tables():
+    """Plots and rich tables load only when drawn or printed (a notebook pays for what it uses)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sim; sim.run('storm', profile='crun', n=2).summary();"
+        "heavy = [m for m in ('matplotlib', 'rich', 'distributed') if m in sys.modules];"
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr

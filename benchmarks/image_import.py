@@ -117,15 +117,20 @@ def run(size_mb: int = 100, repeats: int = 3, work_dir: str | None = None) -> di
             while f.read(1 << 20):
                 pass
         tar_s, vmvc_s = [], []
-        for i in range(repeats):  # alternate so drift on a shared host hits both
-            tar_s.append(_time_tar(tarball, work))
-            vmvc_s.append(_time_import(tarball, work, i))
+        pressure_before = _cpu_pressure()
+        for i in range(repeats):  # ABBA order, each from clean page cache, so drift hits both alike
+            pair = [lambda: tar_s.append(_time_tar(tarball, work)),
+                    lambda i=i: vmvc_s.append(_time_import(tarball, work, i))]
+            for step in pair if i % 2 == 0 else pair[::-1]:
+                os.sync()
+                step()
         tar_med, vmvc_med = statistics.median(tar_s), statistics.median(vmvc_s)
         return {"rootfs": made, "repeats": repeats, "tar_x_s": tar_med, "vmvc_import_s": vmvc_med,
                 "ratio": vmvc_med / tar_med, "target_ratio": TARGET_RATIO,
                 "meets_target": vmvc_med / tar_med <= TARGET_RATIO, "tar_x_samples": tar_s,
                 "vmvc_import_samples": vmvc_s, "resolve_us": _time_resolve(work),
-                "filesystem": _fstype(work), "host": {"cpus": os.cpu_count(), "kernel": os.uname().release}}
+                "filesystem": _fstype(work), "cpu_pressure_avg60": [pressure_before, _cpu_pressure()],
+                "host": {"cpus": os.cpu_count(), "kernel": os.uname().release}}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -136,6 +141,15 @@ def run_both(size_mb: int = 100, repeats: int = 3) -> dict:
     if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
         out["tmpfs"] = run(size_mb, repeats, "/dev/shm")
     return out
+
+
+def _cpu_pressure() -> float | None:
+    """% of the last minute some task waited for a CPU (PSI): how busy the shared host was."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return float(f.readline().split()[2].partition("=")[2])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _fstype(path: str) -> str:

@@ -437,12 +437,8 @@ class ImageStore:
                 pass
             except PermissionError:
                 continue
-            path = os.path.join(self.tmp, name)
-            if os.path.isdir(path) and not os.path.islink(path):
-                layerlib.remove_tree(path)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
+            with contextlib.suppress(OSError):  # e.g. its orphaned tar still writing: next time
+                layerlib.remove_tree(os.path.join(self.tmp, name))
 
     def prune(self, all_images: bool = False) -> dict:
         """Delete dangling images (or every unused one with ``all_images``) and orphaned files."""

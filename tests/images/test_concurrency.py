@@ -78,3 +78,34 @@ def test_two_rmi_at_once(store, tmp_path):
 def _write(path, data):
     path.write_bytes(data)
     return path
+
+
+FROM_FIFO = """
+import sys
+from runtime.images import open_store
+open_store().import_tar(sys.argv[1], "crashed")
+"""
+
+
+def test_a_crashed_import_is_cleaned_up_by_the_next_writer(store, tmp_path):
+    import signal
+    import time
+
+    fifo = tmp_path / "feed"
+    os.mkfifo(fifo)
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    proc = subprocess.Popen([sys.executable, "-c", FROM_FIFO, str(fifo)], env=env)
+    data = make_tar([(f"f{i}", "file", os.urandom(4096)) for i in range(200)])
+    with open(fifo, "wb") as feed:
+        feed.write(data[: len(data) // 2])
+        feed.flush()
+        deadline = time.monotonic() + 30
+        while not any(n.startswith("vmvc-stage-") for n in os.listdir(store.tmp)):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)  # a crash mid-import: no finally blocks run
+        proc.wait()
+    assert os.listdir(store.tmp)  # its staging dir is still there...
+    store.import_tar(str(_write(tmp_path / "ok.tar", make_tar([("ok", "file", "1")]))), "ok")
+    assert store.find("crashed") is None and store.resolve("ok")
+    _consistent(store)  # ...until the next writer removed it

@@ -264,6 +264,14 @@ class ImageStore:
         with open(tmp, "w") as f:
             json.dump(idx, f, separators=(",", ":"))
             f.flush()
+            # Readers key their cache on (inode, mtime, size); inodes get reused, so make every
+            # generation's mtime strictly larger than the last one's (writers hold the lock).
+            try:
+                last = os.stat(self._index_path).st_mtime_ns
+            except FileNotFoundError:
+                last = 0
+            stamp = max(time.time_ns(), last + 1)
+            os.utime(f.fileno(), ns=(stamp, stamp))
             os.fsync(f.fileno())
         os.rename(tmp, self._index_path)
         self._key = None

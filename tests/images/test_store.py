@@ -115,3 +115,12 @@ def test_index_is_reloaded_when_another_process_writes(store, tmp_path):
     tar.write_bytes(make_tar([("f", "file", "1")]))
     other.import_tar(str(tar), "fromother")
     assert store.resolve("fromother").repo_tags == ["fromother:latest"]
+
+
+def test_every_index_generation_has_a_newer_mtime(store):
+    """Readers cache the index by (inode, mtime, size): generations must never share a key."""
+    seen = []
+    for i in range(5):
+        store.import_tar(io.BytesIO(make_tar([("f", "file", str(i))])), f"gen:{i}")
+        seen.append(os.stat(os.path.join(store.root, "index.json")).st_mtime_ns)
+    assert seen == sorted(set(seen))

@@ -51,15 +51,18 @@ def images(argv: list[str]) -> int:
     p.add_argument("--no-trunc", action="store_true", help="full ids")
     p.add_argument("--json", action="store_true", help="docker API /images/json shape")
     args = parse(p, argv)
+    from runtime.images import reference
+
     store = _store()
     found = store.images()
+    keep = lambda tag: True
     if args.repository:
-        from runtime.images import reference
-
         want = reference.normalise(args.repository)
-        any_tag = ":" not in args.repository.rsplit("/", 1)[-1]
-        found = [i for i in found if any((t.rsplit(":", 1)[0] == want.rsplit(":", 1)[0]) if any_tag
-                                         else t == want for t in i.tags)]
+        if ":" in args.repository.rsplit("/", 1)[-1]:
+            keep = lambda tag: tag == want
+        else:
+            keep = lambda tag: tag.rpartition(":")[0] == want.rpartition(":")[0]
+        found = [i for i in found if any(keep(t) for t in i.tags)]
     if args.json:
         from runtime.images.shapes import summary
 
@@ -70,11 +73,9 @@ def images(argv: list[str]) -> int:
         for image in found:
             print(short(image))
         return 0
-    from runtime.images import reference
-
     rows = []
     for image in found:
-        for tag in image.tags or [None]:
+        for tag in [t for t in image.tags if keep(t)] or [None]:
             repo, t = reference.repository_and_tag(tag) if tag else ("<none>", "<none>")
             rows.append([repo, t, short(image), _ago(image.created), human_size(image.size)])
     _columns(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows)

@@ -87,3 +87,15 @@ def test_prune_init_and_system_df(store, capsys):
     code, out, _ = run(capsys, "image", "prune", "-a", "-f")
     assert code == 0 and "Total reclaimed space" in out and store.images() == []
     assert os.listdir(store.layers) == []
+
+
+def test_images_filter_and_tag(store, capsys):
+    store.resolve("hello-world")
+    assert run(capsys, "image", "tag", "hello-world", "greet:v1")[0] == 0
+    assert run(capsys, "image", "tag", "hello-world", "greet:v2")[0] == 0
+    out = run(capsys, "images", "greet")[1].splitlines()
+    assert [line.split()[:2] for line in out[1:]] == [["greet", "v1"], ["greet", "v2"]]
+    out = run(capsys, "images", "greet:v2")[1].splitlines()
+    assert len(out) == 2 and out[1].split()[:2] == ["greet", "v2"]
+    code, _, err = run(capsys, "image", "tag", "nope", "x")
+    assert code == 125 and "No such image" in err

@@ -99,3 +99,17 @@ def test_unsupported_combinations_are_refused():
         guests.run("mmio", "real")
     with pytest.raises(ValueError):
         guests.run("nope")
+
+
+@pytest.mark.kvm
+def test_vms_that_fail_mid_run_leak_no_fds_or_mappings(no_leaks):
+    with open("/proc/self/maps") as f:
+        maps_before = len(f.readlines())
+    for _ in range(50):
+        with pytest.raises(GuestError):
+            with Machine() as vm:
+                vm.load(0x1000, Asm(16, 0x1000).label("top").out_imm_al(0x80).jmp("top").assemble())
+                vm.setup("real", 0x1000)
+                vm.run_until_halt(max_exits=5)
+    with open("/proc/self/maps") as f:
+        assert len(f.readlines()) <= maps_before + 2    # allocator noise, not 50 VMs' worth

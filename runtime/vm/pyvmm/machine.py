@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
-import mmap
 import os
 import signal
 import threading
@@ -30,6 +29,15 @@ from dataclasses import dataclass, field
 from runtime.errors import VmvcError
 from runtime.vm.pyvmm import kvmapi as k
 from runtime.vm.pyvmm.devices import Device
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_long]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_PROT_READ, _PROT_WRITE = 1, 2
+_MAP_SHARED, _MAP_PRIVATE, _MAP_ANONYMOUS = 0x01, 0x02, 0x20
+_MAP_FAILED = ctypes.c_void_p(-1).value
 
 
 class GuestError(VmvcError):
@@ -63,6 +71,15 @@ class Machine:
         self.mmio: list[tuple[int, int, Device]] = []
         self.stats = ExitStats()
         self._fds: list[int] = []
+        self._maps: list[tuple[int, int]] = []   # (address, length) to munmap on close
+        self.run = self.mem = self.run_page = None
+        try:
+            self._create(device, memory)
+        except BaseException:
+            self.close()  # a half-built VM must not leak its fds or mappings
+            raise
+
+    def _create(self, device: str, memory: int) -> None:
         self.kvm = self._open(device)
         api = fcntl.ioctl(self.kvm, k.GET_API_VERSION)
         if api != 12:
@@ -72,16 +89,16 @@ class Machine:
             fcntl.ioctl(self.vm, k.SET_TSS_ADDR, 0x7FFF0000)  # 3 pages VMX real mode needs; unused elsewhere
         except OSError:
             pass
-        self.mem = mmap.mmap(-1, memory, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
-                             mmap.PROT_READ | mmap.PROT_WRITE)
-        self._mem_anchor = ctypes.c_char.from_buffer(self.mem)
+        address = self._map(memory, _MAP_PRIVATE | _MAP_ANONYMOUS, -1)
+        self.mem = (ctypes.c_char * memory).from_address(address)
         region = k.MemoryRegion(slot=0, flags=0, guest_phys_addr=0, memory_size=memory,
-                                userspace_addr=ctypes.addressof(self._mem_anchor))
+                                userspace_addr=address)
         fcntl.ioctl(self.vm, k.SET_USER_MEMORY_REGION, region)
         self.vcpu = self._fd(fcntl.ioctl(self.vm, k.CREATE_VCPU, 0))
         size = fcntl.ioctl(self.kvm, k.GET_VCPU_MMAP_SIZE)
-        self.run_page = mmap.mmap(self.vcpu, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-        self.run = k.Run.from_buffer(self.run_page)
+        run = self._map(size, _MAP_SHARED, self.vcpu)
+        self.run_page = (ctypes.c_char * size).from_address(run)
+        self.run = k.Run.from_address(run)
 
     # --- resources -------------------------------------------------------------------------------
     def _open(self, device: str) -> int:
@@ -94,15 +111,20 @@ class Machine:
         self._fds.append(fd)
         return fd
 
+    def _map(self, length: int, flags: int, fd: int) -> int:
+        """mmap through libc, not Python's mmap: no exported buffers can keep a mapping (and the vCPU
+        fd it holds) alive when the VM is closed while a traceback still references a view of it."""
+        address = _libc.mmap(None, length, _PROT_READ | _PROT_WRITE, flags, fd, 0)
+        if address in (None, _MAP_FAILED):
+            err = ctypes.get_errno()
+            raise OSError(err, f"mmap: {os.strerror(err)}")
+        self._maps.append((address, length))
+        return address
+
     def close(self) -> None:
-        if getattr(self, "run", None) is not None:
-            del self.run
-            self.run = None
-            self.run_page.close()
-        if getattr(self, "_mem_anchor", None) is not None:
-            del self._mem_anchor
-            self._mem_anchor = None
-            self.mem.close()
+        self.run = self.mem = self.run_page = None
+        while self._maps:
+            _libc.munmap(*self._maps.pop())
         while self._fds:
             os.close(self._fds.pop())
 

@@ -1,15 +1,18 @@
 """Layers: check an untrusted tar, keep it as a blob, extract it once into its own directory.
 
-One pass over the input (hashing, copying to the blob, reading every header with limits) decides
-whether the archive is safe *before* anything is written where it could matter; only then does GNU
-tar (much faster than Python's tarfile at writing thousands of files) extract the already-checked
-blob into a private staging directory. OCI whiteouts are then turned into what overlayfs
-understands: ``.wh.name`` becomes a 0/0 character device ``name``, ``.wh..wh..opq`` becomes the
+One pass over the input stream does everything: a thread hashes it (the diff id) and writes the blob,
+the main thread reads every header with limits and checks it, and ``tar -x`` (GNU tar writes
+thousands of files much faster than Python) runs alongside on the other core, fed through a pipe
+with **only the bytes whose headers were already accepted**, then our own end-of-archive marker. So
+tar never parses a header we did not check, and a rejected archive stops tar mid-way inside a
+private staging directory that the caller deletes. OCI whiteouts are then turned into what
+overlayfs understands: ``.wh.name`` becomes a 0/0 character device ``name``, ``.wh..wh..opq`` the
 ``trusted.overlay.opaque=y`` xattr on its directory.
 
 Rejected, with an error naming the entry: absolute names, ``..``, relative symlinks or hardlinks
 that lead outside the layer, any entry written through (or over) a symlink planted by an earlier
-entry, device nodes (unless the caller built the archive itself), and oversized headers.
+entry, device nodes (unless the caller built the archive itself), oversized headers, ``trusted.*``
+xattrs, and headers that tarfile and GNU tar would read differently.
 """
 
 from __future__ import annotations

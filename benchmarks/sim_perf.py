@@ -91,6 +91,70 @@ def sweep_cores(scenarios: int = 100, n: int = 2000, workers: int | None = None)
     }
 
 
+BUSY = "import sys\nx = 0\nfor i in range(int(sys.argv[1])):\n    x += i\n"
+
+
+def _process_storm(n: int, loops: int) -> tuple[list[float], list[float]]:
+    """Start ``n`` CPU-bound Python processes at once; (seconds to exit, CPU seconds) of each."""
+    import subprocess
+
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-S", "-c", BUSY, str(loops)]) for _ in range(n)]
+    pending = {p.pid: p for p in procs}
+    done, cpu = {}, {}
+    while pending:
+        pid, status, usage = os.wait4(-1, 0)
+        if pid in pending:
+            done[pid] = time.perf_counter() - t0
+            cpu[pid] = usage.ru_utime + usage.ru_stime
+            pending.pop(pid).returncode = os.waitstatus_to_exitcode(status)
+    return [done[p.pid] for p in procs], [cpu[p.pid] for p in procs]
+
+
+def cpu_model_check(ns=(1, 2, 4, 8), loops: int = 10_000_000, repeats: int = 3) -> dict:
+    """The CPU-sharing model against reality: storms of real CPU-bound processes on this host.
+
+    Single runs give a one-stage "start" (wall and CPU time); storms of N give ready times. The
+    records go through :mod:`sim.calibrate` and :mod:`sim.validate` exactly as ``vmvc bench``'s
+    records will, so the MAPE here is a real prediction-vs-measurement figure for the part of the
+    model that says how CPU-bound starts stretch on ``c`` cores. Other load on the host shows up
+    as error; ``loadavg`` is reported with it.
+    """
+    from sim.calibrate import profile_from_records
+    from sim.validate import validate
+
+    load_before = os.getloadavg()[0]
+    records: list[dict] = [{"type": "host", "cores": os.cpu_count() or 1}]
+    for _ in range(repeats):
+        (wall,), (cpu,) = _process_storm(1, loops)
+        records.append(
+            {
+                "type": "stage",
+                "kind": "container",
+                "stage": "process",
+                "seconds": wall,
+                "cpu_seconds": min(cpu, wall),
+            }
+        )
+    for n in ns:
+        for _ in range(repeats):
+            ready, _cpu = _process_storm(n, loops)
+            records.append({"type": "storm", "kind": "container", "n": n, "ready_s": ready})
+    prof = profile_from_records(records, name="cpu-check")
+    v = validate(prof, records)
+    return {
+        "ns": list(ns),
+        "loops": loops,
+        "cores": os.cpu_count(),
+        "mape": v.mape,
+        "rows": v.rows,
+        "gamma": prof["measured"]["fit"]["container"]["gamma"],
+        "effective_cores": prof["measured"]["effective_cores"],
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg()[0],
+    }
+
+
 def main() -> int:
     out = {
         "host": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
@@ -98,6 +162,7 @@ def main() -> int:
         "storm_10k": storm_seconds(),
         "storm_10k_fifo": storm_seconds(cpu_model="fifo"),
         "sweep": sweep_cores(),
+        "cpu_model_check": cpu_model_check(),
     }
     json.dump(out, sys.stdout, indent=2)
     sys.stdout.write("\n")

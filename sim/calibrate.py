@@ -18,7 +18,10 @@ The fit, per kind:
    the ``prior`` profile's stage of the same name, else 1 (all CPU);
 3. one factor ``gamma`` scales those fractions (``cpu = min(1, gamma·f)·d``, the rest is latency)
    and is chosen to minimise the squared log error of the simulated mean ready time of every
-   measured storm: a coarse grid, then golden-section search (numpy only, no scipy).
+   measured storm: a coarse grid, then golden-section search (numpy only, no scipy);
+4. on a shared host other work takes CPU the storms cannot use: the host's ``effective_cores``
+   (1..cores, processor-sharing capacity) is fitted the same way over all kinds, kept only when it
+   explains the storms clearly better, and the fractions are refitted with it.
 
 Measured durations already include cache hits and cgroup grace periods, so fitted stages model
 them as plain CPU and latency. :mod:`sim.validate` then reports predicted vs measured (MAPE).
@@ -196,6 +199,7 @@ def predict(profile, kind: str, n: int, seeds: int = 1, jitter: bool = False) ->
 
 
 def _loss(rows, host, kind, storms, gamma) -> float:
+    """Squared log error of the simulated mean ready time over every storm of ``kind``."""
     prof = load(_profile("fit", host, {kind: _stages(rows, gamma)}, {}))
     err = 0.0
     for n, mean, _ in storms:
@@ -204,31 +208,53 @@ def _loss(rows, host, kind, storms, gamma) -> float:
     return err
 
 
-def fit_gamma(rows: list[dict], host: dict, kind: str, storms: list[tuple], iterations: int = 30) -> float:
-    """The CPU-fraction scale that best explains the storms (grid, then golden section)."""
-    fracs = [r["frac"] for r in rows if r["frac"] > 0]
-    if not storms or not fracs:
-        return 1.0
-    hi = 1.0 / min(fracs)
-    grid = np.linspace(0.0, hi, 17)
-    losses = [_loss(rows, host, kind, storms, g) for g in grid]
+def minimise(f, lo: float, hi: float, points: int = 17, iterations: int = 30) -> float:
+    """The ``x`` in ``[lo, hi]`` minimising ``f``: a coarse grid, then golden section around its best."""
+    grid = np.linspace(lo, hi, points)
+    losses = [f(x) for x in grid]
     best = int(np.argmin(losses))
     a, b = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
     c, d = b - GOLDEN * (b - a), a + GOLDEN * (b - a)
-    fc, fd = _loss(rows, host, kind, storms, c), _loss(rows, host, kind, storms, d)
+    fc, fd = f(c), f(d)
     for _ in range(iterations):
-        if abs(b - a) < 1e-4 * max(hi, 1e-9):
+        if abs(b - a) < 1e-4 * max(hi - lo, 1e-9):
             break
         if fc <= fd:
             b, d, fd = d, c, fc
             c = b - GOLDEN * (b - a)
-            fc = _loss(rows, host, kind, storms, c)
+            fc = f(c)
         else:
             a, c, fc = c, d, fd
             d = a + GOLDEN * (b - a)
-            fd = _loss(rows, host, kind, storms, d)
-    g = (a + b) / 2
-    return float(g if _loss(rows, host, kind, storms, g) <= losses[best] else grid[best])
+            fd = f(d)
+    x = (a + b) / 2
+    return float(x if f(x) <= losses[best] else grid[best])
+
+
+def fit_gamma(rows: list[dict], host: dict, kind: str, storms: list[tuple]) -> float:
+    """The CPU-fraction scale that best explains the storms."""
+    fracs = [r["frac"] for r in rows if r["frac"] > 0]
+    if not storms or not fracs:
+        return 1.0
+    return minimise(lambda g: _loss(rows, host, kind, storms, g), 0.0, 1.0 / min(fracs))
+
+
+def fit_effective_cores(tables: dict, gammas: dict, host: dict, storms: dict) -> float | None:
+    """The share of the cores (1..cores) that best explains every storm, or None if cores fit best.
+
+    Other work on a shared host (other users, CI neighbours) takes CPU the storms cannot use; one
+    number, the effective core count, captures that. Kept only when it cuts the loss by >20%.
+    """
+    cores = host["cores"]
+    if cores <= 1 or host.get("cpu_model", "ps") != "ps" or not any(storms.values()):
+        return None
+
+    def loss(eff: float) -> float:
+        h = {**host, "effective_cores": eff}
+        return sum(_loss(tables[k], h, k, storms.get(k, []), gammas[k]) for k in tables)
+
+    eff = minimise(loss, 1.0, float(cores), points=9)
+    return eff if loss(eff) < 0.8 * loss(float(cores)) else None
 
 
 def profile_from_records(
@@ -240,19 +266,25 @@ def profile_from_records(
     prior_profile = load(prior) if prior is not None else None
     host_record, stage_samples, storms = _group(records)
     host = _host(host_record, prior_profile)
-    kinds = {}
-    fit = {}
-    for kind, samples in stage_samples.items():
-        rows = _stage_table(kind, samples, prior_profile, storms.get(kind, []))
-        gamma = fit_gamma(rows, host, kind, storms.get(kind, []))
-        kinds[kind] = _stages(rows, gamma)
-        fit[kind] = {
-            "gamma": gamma,
-            "stage_records": sum(len(v) for v in samples.values()),
-            "storms": sorted({n for n, _, _ in storms.get(kind, [])}),
-        }
-    if not kinds:
+    if not stage_samples:
         raise SimError("no stage records: calibration needs single-start stage durations")
-    data = _profile(name, host, kinds, {"fit": fit, "records": len(records)})
+    host.pop("effective_cores", None)
+    tables = {k: _stage_table(k, v, prior_profile, storms.get(k, [])) for k, v in stage_samples.items()}
+    # coordinate descent: CPU fractions per kind, the host's effective cores, then fractions again
+    gammas = {k: fit_gamma(rows, host, k, storms.get(k, [])) for k, rows in tables.items()}
+    effective = fit_effective_cores(tables, gammas, host, storms)
+    if effective is not None:
+        host["effective_cores"] = effective
+        gammas = {k: fit_gamma(rows, host, k, storms.get(k, [])) for k, rows in tables.items()}
+    fit = {
+        k: {
+            "gamma": gammas[k],
+            "stage_records": sum(len(v) for v in stage_samples[k].values()),
+            "storms": sorted({n for n, _, _ in storms.get(k, [])}),
+        }
+        for k in tables
+    }
+    kinds = {k: _stages(rows, gammas[k]) for k, rows in tables.items()}
+    data = _profile(name, host, kinds, {"fit": fit, "effective_cores": effective, "records": len(records)})
     load(data)  # validate
     return data

@@ -4,9 +4,11 @@ Why each resource is here:
 
 * **cores** — ``cpu_model="ps"`` (default) is processor sharing: runnable work shares the cores
   equally and a single stage never uses more than one core, so N equal CPU-bound stages of ``t`` on
-  ``c`` cores all finish at ``max(1, N/c)·t``. ``cpu_model="fifo"`` hands out whole cores: a stage
-  holds one core for its CPU work and waits in line otherwise, so they finish in waves at
-  ``⌈N/c⌉·t``. Real schedulers sit between the two (time slices are short, so PS is closer).
+  ``c`` cores all finish at ``max(1, N/c)·t``. ``cpu_model="fifo"`` hands out whole cores: a
+  stage holds one core for its CPU work and waits in line otherwise, so they finish in waves at
+  ``⌈N/c⌉·t``. Real schedulers sit between the two (time slices are short, so PS is closer). On
+  a shared machine a calibrated profile may set ``effective_cores`` (between 1 and ``cores``):
+  the share of the cores this work really gets, used as the PS capacity.
 * **disk** — bandwidth shared equally among concurrent readers (processor sharing again).
 * **memory** — admission: an instance reserves its private memory before its first stage. It
   either waits in a FIFO line for memory to be freed (``admission="wait"``) or is refused on the
@@ -35,7 +37,7 @@ class Host:
         self.spec = spec
         self.index = index
         if spec.cpu_model == "ps":
-            self.cpu = ProcessorSharing(env, spec.cores, cap=1.0)
+            self.cpu = ProcessorSharing(env, spec.effective_cores or spec.cores, cap=1.0)
             self.cores = None
         else:
             self.cpu = None

@@ -114,6 +114,7 @@ class InstanceSpec:
 @dataclass(frozen=True)
 class HostSpec:
     cores: int = 2
+    effective_cores: float | None = None  # PS capacity when other work shares the host (<= cores)
     memory: float = 24 * 1024 * MIB
     disk_bw: float = 1000 * MIB  # bytes/s shared among readers
     cpu_model: str = "ps"
@@ -150,7 +151,10 @@ class Profile:
 
     def with_host(self, **changes) -> Profile:
         """A copy on a different host (``cores=4``, ``memory_mib=8192``, ``cpu_model="fifo"``...)."""
-        return replace(self, host=host_spec({**host_dict(self.host), **changes}, where=self.name))
+        base = host_dict(self.host)
+        if "cores" in changes:  # a different machine: the measured share of the old one no longer applies
+            base.pop("effective_cores", None)
+        return replace(self, host=host_spec({**base, **changes}, where=self.name))
 
 
 # --- loading and validation -------------------------------------------------------------------
@@ -222,7 +226,7 @@ def _only(d: dict, keys: set[str], where: str) -> None:
         raise SimError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
 
 
-HOST_KEYS = {"cores", "memory_mib", "disk_mib_s", "cpu_model", "admission", "cgroup_move"}
+HOST_KEYS = {"cores", "effective_cores", "memory_mib", "disk_mib_s", "cpu_model", "admission", "cgroup_move"}
 STAGE_KEYS = {
     "name",
     "cpu_ms",
@@ -250,8 +254,14 @@ def host_spec(d: dict, where: str = "host") -> HostSpec:
         raise SimError(f"{where}: host 'admission' must be one of {', '.join(ADMISSION)}")
     grace = d.get("cgroup_move", {})
     _only(grace, {"first_ms", "warm_ms", "idle_after_ms"}, f"{where}: host.cgroup_move")
+    effective = d.get("effective_cores")
+    if effective is not None:
+        effective = _number(d, "effective_cores", 0, where, 1.0)
+        if effective > cores:
+            raise SimError(f"{where}: host 'effective_cores' must be between 1 and cores ({cores})")
     return HostSpec(
         cores=cores,
+        effective_cores=effective,
         memory=_number(d, "memory_mib", 24576, where, 1e-9) * MIB,
         disk_bw=_number(d, "disk_mib_s", 1000, where, 1e-9) * MIB,
         cpu_model=d.get("cpu_model", "ps"),
@@ -263,8 +273,10 @@ def host_spec(d: dict, where: str = "host") -> HostSpec:
 
 
 def host_dict(h: HostSpec) -> dict:
+    extra = {"effective_cores": h.effective_cores} if h.effective_cores is not None else {}
     return {
         "cores": h.cores,
+        **extra,
         "memory_mib": h.memory / MIB,
         "disk_mib_s": h.disk_bw / MIB,
         "cpu_model": h.cpu_model,

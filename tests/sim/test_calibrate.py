@@ -96,3 +96,26 @@ def test_bad_records_are_rejected(records, message):
 def test_validation_needs_storms():
     with pytest.raises(SimError, match="no storm records"):
         validate("crun", [{"type": "stage", "kind": "container", "stage": "exec", "seconds": 0.01}])
+
+
+def test_a_shared_host_is_fitted_as_fewer_effective_cores(truth):
+    """Storms on a host where other work takes half a core: the fit finds ~1.5 of the 2 cores."""
+    from sim.profiles import to_dict
+
+    busy = to_dict(truth)
+    busy["host"]["effective_cores"] = 1.5
+    busy = parse(busy)
+    records = synthetic.records(busy, seed=5, repeats=6, ct_ns=(), vm_ns=(1, 2, 3, 4, 6))
+    fitted = profile_from_records(records)
+    assert fitted["host"]["effective_cores"] == pytest.approx(1.5, abs=0.2)
+    assert validate(fitted, records).ok(0.15)
+
+
+def test_effective_cores_must_be_between_1_and_cores():
+    from sim.profiles import host_spec
+
+    with pytest.raises(SimError, match="effective_cores"):
+        host_spec({"cores": 2, "effective_cores": 3})
+    with pytest.raises(SimError, match="effective_cores"):
+        host_spec({"cores": 2, "effective_cores": 0.5})
+    assert host_spec({"cores": 2, "effective_cores": 1.5}).effective_cores == 1.5

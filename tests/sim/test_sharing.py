@@ -52,3 +52,9 @@ def test_a_single_job_never_gets_more_than_its_cap():
 
 def test_zero_work_is_done_immediately():
     assert finish_times(1, [0.0, 1.0]) == [0.0, 1.0]
+
+
+def test_fractional_capacity_models_a_shared_host():
+    # 1.5 effective cores: one job still runs at full speed, three share 1.5 cores
+    assert finish_times(1.5, [1.0]) == [1.0]
+    assert all(math.isclose(f, 2.0) for f in finish_times(1.5, [1.0, 1.0, 1.0]))

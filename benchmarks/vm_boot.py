@@ -9,6 +9,7 @@ What it answers, each from runs done side by side in the same invocation:
   time (a direct, noise-free measure of what it adds) are all reported.
 * **boot time and memory per machine type** (microvm, pc, q35): median time to exit and to the
   workload marker, QEMU's peak RSS/PSS, and the accelerator that was used.
+* **what a distro-like userspace adds**: time to the workload with and without the services stage.
 * **"a VM can be fast when the guest is tiny"**: pyvmm's whole real-mode VM (open /dev/kvm, create
   VM and vCPU, run 19 exits, tear down) against fork+exec of ``/bin/true`` on the same host.
 
@@ -141,10 +142,31 @@ def pyvmm_tiny(runs: int = 50) -> dict:
             "vm_over_fork_exec": vm / fork}
 
 
+def services_cost(machine: str = "microvm", runs: int = 3, kernel: str | None = None,
+                  accel: str = "auto") -> dict:
+    """Time to the workload with no services and with the full distro-like stage, interleaved."""
+    from runtime.vm.initramfs import SERVICES
+
+    k = kernel_mod.resolve(kernel)
+    decision = accel_mod.decide(accel)
+    to_workload: dict[int, list[float]] = {0: [], len(SERVICES): []}
+    with initrd_file(WORKLOAD) as (plain, _), initrd_file(WORKLOAD, len(SERVICES)) as (distro, _):
+        for _ in range(runs):
+            for n, initrd in ((0, plain), (len(SERVICES), distro)):
+                result = qemu.run(qemu.Spec(k.path, initrd, machine, decision.accel))
+                to_workload[n].append(result.timeline.event("mark:workload-start").t)
+    bare_m, distro_m = (statistics.median(v) for v in to_workload.values())
+    return {"machine": machine, "accel": decision.accel, "services": [name for name, _ in SERVICES],
+            "to_workload_s": {str(n): v for n, v in to_workload.items()},
+            "no_services_median_s": bare_m, "services_median_s": distro_m,
+            "services_cost_s": distro_m - bare_m}
+
+
 def run_all(runs: int = 3, machines=qemu.MACHINES, kernel: str | None = None, accel: str = "auto",
-            tiny_runs: int = 50) -> dict:
+            tiny_runs: int = 50, services: bool = True) -> dict:
     per_machine = [launcher_vs_bare(m, runs, kernel, accel) for m in machines]
     return {"host": host(), "anchors": ANCHORS, "machines": per_machine, "pyvmm": pyvmm_tiny(tiny_runs),
+            "services": services_cost(machines[0], runs, kernel, accel) if services else None,
             "max_overhead": max(r["overhead"] for r in per_machine)}
 
 
@@ -194,6 +216,11 @@ def summary(results: dict) -> str:
                      f"{r['launcher_own_cpu_median_s'] * 1e3:.0f} ms), workload done at "
                      f"{r['to_workload_median_s']:.3f} s (host-facts anchor {anchor} s), "
                      f"peak RSS {r['peak_rss_mib']:.0f} MiB, PSS {r['peak_pss_mib']:.0f} MiB")
+    sv = results.get("services")
+    if sv:
+        lines.append(f"{sv['machine']} to workload: {sv['no_services_median_s']:.3f} s bare init, "
+                     f"{sv['services_median_s']:.3f} s with {len(sv['services'])} distro-like services "
+                     f"(+{sv['services_cost_s'] * 1e3:.0f} ms)")
     t = results["pyvmm"]
     lines.append(f"pyvmm tiny VM {t['vm_median_ms']:.2f} ms ({t['exits']}), fork+exec /bin/true "
                  f"{t['fork_exec_median_ms']:.2f} ms: ratio {t['vm_over_fork_exec']:.2f} "

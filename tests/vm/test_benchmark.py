@@ -14,7 +14,8 @@ from benchmarks import vm_boot
 def test_vm_boot_benchmark_runs_side_by_side(benchmark, guest_kernel, tmp_path, fonts_loaded,
                                             no_leaks):
     results = benchmark.pedantic(vm_boot.run_all, kwargs={
-        "runs": 1, "machines": ("microvm",), "kernel": guest_kernel.path, "accel": "tcg", "tiny_runs": 3},
+        "runs": 1, "machines": ("microvm",), "kernel": guest_kernel.path, "accel": "tcg", "tiny_runs": 3,
+        "services": True},
         rounds=1, iterations=1)
     row = results["machines"][0]
     assert row["machine"] == "microvm" and row["accel"] == "tcg"
@@ -24,7 +25,9 @@ def test_vm_boot_benchmark_runs_side_by_side(benchmark, guest_kernel, tmp_path, 
     assert row["to_workload_median_s"] < row["launcher_median_s"]
     assert row["peak_rss_mib"] > 100 and "kernel boot to /init" in row["phases_median_s"]
     assert results["pyvmm"]["exits"] == {"io": 18, "hlt": 1} and results["pyvmm"]["runs"] == 3
-    assert "microvm" in vm_boot.summary(results)
+    sv = results["services"]
+    assert len(sv["to_workload_s"]["0"]) == len(sv["to_workload_s"]["8"]) == 1 and "httpd" in sv["services"]
+    assert "microvm" in vm_boot.summary(results) and "distro-like services" in vm_boot.summary(results)
     png = vm_boot.plot(results, str(tmp_path / "vm_boot.png"))
     with open(png, "rb") as f:
         assert f.read(4) == b"\x89PNG"

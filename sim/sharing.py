@@ -45,7 +45,7 @@ class ProcessorSharing:
         self._seq = itertools.count()
         self._timer = None
         self._wake_at = float("inf")  # real time of the earliest pending timer (stale ones are ignored)
-        self.busy_time = 0.0  # integral of (share of capacity in use) dt, for utilisation
+        self.served = 0.0  # work served so far (core-seconds for CPUs, bytes for a disk)
 
     @property
     def active(self) -> int:
@@ -75,8 +75,7 @@ class ProcessorSharing:
             if r > self.cap:
                 r = self.cap
             self._virtual += r * dt
-            used = r * n / self.capacity
-            self.busy_time += dt * (used if used < 1.0 else 1.0)
+            self.served += r * n * dt
         self._stamp = now
 
     def _schedule(self, now: float) -> None:

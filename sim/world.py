@@ -118,7 +118,8 @@ class World:
                 "placed": h.placed,
                 "memory_peak": h.memory_peak,
                 "shared": h.shared_used,
-                "cpu_busy_s": h.cpu.busy_time if h.cpu is not None else None,
+                "cpu_core_s": h.cpu.served if h.cpu is not None else None,
+                "disk_mib_read": h.disk.served / MIB,
             }
             for h in self.hosts
         ]

@@ -129,3 +129,15 @@ def test_different_seeds_differ():
     a = sim.run("storm", profile="kvm-typical", n=4, seed=1)
     b = sim.run("storm", profile="kvm-typical", n=4, seed=2)
     assert not np.array_equal(a.ready, b.ready)
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 30), seed=st.integers(0, 1000))
+def test_cpu_and_disk_work_are_conserved(n, seed):
+    """Whatever the contention, the host serves exactly the CPU and I/O the stages asked for."""
+    r = sim.run("storm", profile="full-os-vm", n=n, seed=seed, memory_mib=1e6, jitter=False)
+    p = load("full-os-vm")
+    cpu = sum(s.cpu for s in p.instance().stages)
+    io = sum(s.io for s in p.instance().stages) / 2**20
+    assert math.isclose(r.hosts[0]["cpu_core_s"], n * cpu, rel_tol=1e-6)
+    assert math.isclose(r.hosts[0]["disk_mib_read"], n * io, rel_tol=1e-6)

@@ -22,6 +22,7 @@ import posixpath
 import shutil
 import tarfile
 import tempfile
+import time
 
 from runtime.errors import VmvcError
 from runtime.images import layers as layerlib
@@ -65,18 +66,24 @@ def save(store: ImageStore, refs: list[str], out) -> None:
 
 def _write(store: ImageStore, chosen: list[tuple[Image, list[str]]], f) -> None:
     manifests, index_entries, written = [], [], set()
+    layer_ids = {d for image, _ in chosen for d in image.diff_ids}
     with tarfile.open(fileobj=f, mode="w|", format=tarfile.PAX_FORMAT) as tf:
         def blob(digest: str) -> str:
             name = "blobs/sha256/" + digest[7:]
             if digest not in written:
                 written.add(digest)
-                path = store.blob_path(digest)
-                info = tf.gettarinfo(path, arcname=name)
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                info.mode = 0o444
-                with open(path, "rb") as src:
+                info = tarfile.TarInfo(name)
+                info.mode, info.mtime = 0o444, int(time.time())
+                if digest in layer_ids:
+                    info.size = store.layer_tar_size(digest)
+                    src = store.open_layer_tar(digest)
+                else:
+                    info.size = os.path.getsize(store.blob_path(digest))
+                    src = open(store.blob_path(digest), "rb")
+                with src:
                     tf.addfile(info, src)
+                    if hasattr(src, "verify"):
+                        src.verify()
             return name
 
         def data(name: str, payload: bytes) -> None:

@@ -278,6 +278,10 @@ class Checked:
     whiteouts: list[str] = field(default_factory=list)   # paths of `.wh.x` entries
     opaques: list[str] = field(default_factory=list)     # directories holding `.wh..wh..opq`
     names: set[str] = field(default_factory=set)
+    # (data offset, data size, path) of every regular file with data, in archive order, and whether
+    # some path occurs twice (then the layer dir cannot give back the first one's bytes)
+    files: list[tuple[int, int, str]] = field(default_factory=list)
+    repeats: bool = False
 
 
 def _clean(name: str, what: str, entry: str) -> str:
@@ -303,6 +307,8 @@ class _Checker:
         self.whiteouts: list[str] = []
         self.opaques: list[str] = []
         self.content = 0
+        self.files: list[tuple[int, int, str]] = []
+        self.repeats = False
 
     def _through_symlink(self, path: str, entry: str, what: str) -> None:
         parts = path.split("/")
@@ -317,6 +323,8 @@ class _Checker:
             if not m.isdir():
                 raise UnsafeArchive(f"unsafe layer entry {m.name!r}: not a directory at the layer root")
             return
+        if name in self.result_names:
+            self.repeats = True
         self._through_symlink(name, m.name, "path")
         if name in self.symlinks:
             raise UnsafeArchive(f"unsafe layer entry {m.name!r}: overwrites symlink planted earlier")
@@ -359,6 +367,8 @@ class _Checker:
             self.whiteouts.append(name)
         if m.isreg():
             self.content += m.size
+            if m.size:
+                self.files.append((m.offset_data, m.size, name))
         self.result_names.add(name)
 
 
@@ -409,7 +419,7 @@ def ingest(src, blob_path: str | None, dest: str | None, trusted: bool = False) 
         tar = None
         return Checked(diff_id=diff_id, blob_size=pipe.size,
                        content_size=checker.content, whiteouts=checker.whiteouts, opaques=checker.opaques,
-                       names=checker.result_names)
+                       names=checker.result_names, files=checker.files, repeats=checker.repeats)
     finally:
         if pipe is not None:
             pipe.keeper.stop()

@@ -4,10 +4,12 @@ Layout under ``runtime.paths.subdir("images")``::
 
     index.json            images (config summary, layer diff ids, tags) and tags -> image id
     lock                  flock(2) taken by every writer (import, load, tag, rmi, prune)
-    blobs/sha256/<hex>    OCI blobs: image configs, manifests, uncompressed layer tars (kept so that
-                          ``save`` reproduces the exact bytes, hence the same ids, like docker's tar-split)
+    blobs/sha256/<hex>    OCI blobs: image configs, manifests; a layer's whole tar only when its
+                          directory cannot give the bytes back (a path repeated in the archive)
     layers/<hex>/         each layer extracted once (named by its diff id), shared read-only by every
                           container of every image that has it
+    tarsplit/<hex>        a layer tar minus its file contents (which its layer dir holds), so that
+                          ``save`` rebuilds the exact bytes, hence the same ids (docker's tar-split)
     holds/<hex>/<cid>     one empty file per container using an image (rmi refuses while any exists)
     tmp/vmvc-*            staging and deletion dirs, renamed atomically into place (or away)
 
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from runtime.errors import Conflict, NotFound, VmvcError
 from runtime.images import layers as layerlib
-from runtime.images import reference
+from runtime.images import reference, tarsplit
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -129,9 +131,10 @@ class ImageStore:
         self.blobs = os.path.join(self.root, "blobs", "sha256")
         self.layers = os.path.join(self.root, "layers")
         self.holds = os.path.join(self.root, "holds")
+        self.tarsplit = os.path.join(self.root, "tarsplit")
         self.tmp = os.path.join(self.root, "tmp")
         self._index_path = os.path.join(self.root, "index.json")
-        for d in (self.blobs, self.layers, self.holds, self.tmp):
+        for d in (self.blobs, self.layers, self.holds, self.tmp, self.tarsplit):
             os.makedirs(d, exist_ok=True)
         self._key: tuple | None = None
         self._idx: dict = _empty_index()
@@ -143,6 +146,25 @@ class ImageStore:
 
     def layer_dir(self, diff_id: str) -> str:
         return os.path.join(self.layers, diff_id.partition(":")[2])
+
+    def tarsplit_path(self, diff_id: str) -> str:
+        return os.path.join(self.tarsplit, diff_id.partition(":")[2])
+
+    def open_layer_tar(self, diff_id: str):
+        """The layer's original tar as a stream: the kept blob, or rebuilt from headers + layer dir.
+
+        Call ``.verify()`` on a rebuilt stream (it has one) after reading it to the end.
+        """
+        blob = self.blob_path(diff_id)
+        if os.path.exists(blob):
+            return open(blob, "rb")
+        split = self.tarsplit_path(diff_id)
+        if not os.path.exists(split):
+            raise VmvcError(f"layer {diff_id} has neither a tar nor a tar-split; re-import the image")
+        return tarsplit.Reader(split, self.layer_dir(diff_id), diff_id)
+
+    def layer_tar_size(self, diff_id: str) -> int:
+        return self._index()["layers"][diff_id]["blob_size"]
 
     # -- reading -----------------------------------------------------------------------------------
     def _index(self) -> dict:
@@ -417,6 +439,8 @@ class ImageStore:
                  if "sha256:" + h not in used_layers]
         paths += [os.path.join(self.blobs, h) for h in os.listdir(self.blobs)
                   if "sha256:" + h not in used_blobs]
+        paths += [os.path.join(self.tarsplit, h) for h in os.listdir(self.tarsplit)
+                  if "sha256:" + h not in used_layers]
         return paths
 
     def _move_away(self, paths: list[str]) -> list[str]:
@@ -487,12 +511,20 @@ class ImageStore:
                          "Containers": len(self.holders(image.id))})
         layer_bytes = sum(v["size"] for v in idx["layers"].values())
         naive = sum(r["Size"] for r in rows)
-        blob_bytes = sum(v["blob_size"] for v in idx["layers"].values())
+        blob_bytes = sum(_file_size(p) for d in idx["layers"]
+                         for p in (self.blob_path(d), self.tarsplit_path(d)))
         active = sum(1 for r in rows if r["Containers"])
         reclaimable = sum(r["UniqueSize"] for r in rows if not r["Containers"])
         return {"Images": rows, "LayersSize": layer_bytes, "BlobsSize": blob_bytes,
                 "SizeIfNotShared": naive, "SharedSavings": naive - layer_bytes, "Active": active,
                 "Reclaimable": reclaimable, "Layers": len(idx["layers"])}
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _disk_usage(path: str) -> int:
@@ -538,7 +570,8 @@ class Staging:
         if dest is not None:
             layerlib.finish_extract(dest, checked)
         if checked.diff_id not in self.layers:
-            self.layers[checked.diff_id] = _Staged(checked, blob, dest, trusted)
+            skeleton = tarsplit.make(blob, checked)
+            self.layers[checked.diff_id] = _Staged(checked, blob, dest, trusted, skeleton)
         return checked.diff_id
 
     def _new_dir(self, n: int) -> str:
@@ -558,9 +591,16 @@ class Staging:
                     layerlib.ingest(f, None, staged.dir, trusted=staged.trusted)
                 layerlib.finish_extract(staged.dir, staged.checked)
             os.rename(staged.dir, final_dir)
-        final_blob = self.store.blob_path(diff_id)
-        if not os.path.exists(final_blob):
+        final_blob, final_split = self.store.blob_path(diff_id), self.store.tarsplit_path(diff_id)
+        if os.path.exists(final_blob) or os.path.exists(final_split):
+            return
+        if staged.skeleton is None:
             os.rename(staged.blob, final_blob)
+        else:  # the staged blob is deleted with the staging dir, usually before it ever reaches disk
+            tmp = staged.blob + ".tarsplit"
+            with open(tmp, "wb") as f:
+                f.write(staged.skeleton)
+            os.rename(tmp, final_split)
 
 
 @dataclass
@@ -569,6 +609,7 @@ class _Staged:
     blob: str
     dir: str | None
     trusted: bool = False
+    skeleton: bytes | None = None
 
     @property
     def content_size(self) -> int:

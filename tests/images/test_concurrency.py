@@ -43,7 +43,8 @@ def _consistent(store) -> None:
     for image_id, rec in idx["images"].items():
         assert os.path.exists(store.blob_path(image_id))
         for d in rec["layers"]:
-            assert os.path.isdir(store.layer_dir(d)) and os.path.exists(store.blob_path(d))
+            assert os.path.isdir(store.layer_dir(d))
+            assert os.path.exists(store.blob_path(d)) or os.path.exists(store.tarsplit_path(d))
     assert os.listdir(store.tmp) == []
 
 

@@ -168,14 +168,17 @@ def workload_exit(lines: list[Line]) -> int | None:
 
 
 def workload_output(lines: list[Line]) -> list[str]:
-    """What the workload printed: the console lines between its start and done markers."""
+    """What the workload printed: the console lines between its start and done markers.
+
+    Kernel messages (``[ seconds] ...``) share the console and are left out.
+    """
     texts = [ln.text for ln in lines]
     try:
         start = next(i for i, t in enumerate(texts) if t.startswith(f"{MARK} workload-start"))
         end = next(i for i, t in enumerate(texts) if t.startswith(f"{MARK} workload-done"))
     except StopIteration:
         return []
-    return texts[start + 1:end]
+    return [t for t in texts[start + 1:end] if not PRINTK.match(t)]
 
 
 def _is_float(s: str) -> bool:

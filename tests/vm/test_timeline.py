@@ -30,6 +30,7 @@ CONSOLE = lines(
     (1.68, "VMVC-MARK mounts 1.26"),
     (1.70, "VMVC-MARK workload-start 1.28"),
     (1.70, "hello"),
+    (1.70, "[    1.499921] clocksource: Switched to clocksource tsc"),
     (1.71, "VMVC-MARK workload-done 1.29"),
     (1.71, "VMVC-EXIT 3"),
     (1.72, "VMVC-MARK poweroff 1.30"),

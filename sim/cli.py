@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--address", help="Dask scheduler address (tcp://host:8786) instead of local processes")
     s.add_argument("--out", type=Path)
     s.add_argument("--json", action="store_true")
+    s.add_argument(
+        "--plot", action="store_true", help="save the curve (all ready vs the first varying number)"
+    )
     s = sub.add_parser("profiles", help="list the profiles and where they come from")
     s.add_argument("--json", action="store_true")
     s = sub.add_parser("calibrate", help="fit a profile to measurement records (JSON)")

@@ -235,7 +235,7 @@ def _value(text: str):
 
 
 def sweep(args) -> int:
-    from sim.sweep import grid
+    from sim.sweep import grid, summarise
     from sim.sweep import sweep as run_sweep
 
     axes: dict = {"profile": [p for p in args.profile.split(",") if p]}
@@ -268,28 +268,32 @@ def sweep(args) -> int:
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    keys = [k for k in axes if k != "seed" and len(axes[k] if isinstance(axes[k], list) else [axes[k]]) > 1]
-    table = {}
-    for spec, row in zip(specs, rows, strict=True):
-        point = tuple(spec[k] for k in keys) if keys else ("all",)
-        table.setdefault(point, []).append(row)
-    out = []
-    for point, group in table.items():
-        med = [g["ready"].get("median") for g in group if g["ready"].get("count")]
-        span = [g["makespan"] for g in group if g["makespan"] is not None]
-        out.append(
-            [
-                *map(str, point),
-                str(len(group)),
-                fmt_s(sum(med) / len(med) if med else None),
-                fmt_s(sum(span) / len(span) if span else None),
-            ]
-        )
+    points = summarise(specs, rows)
+    keys = list(points[0]["point"]) if points else []
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from sim import plots
+
+        out_dir = args.out or Path(".")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"sweep-{args.scenario}.png"
+        plots.sweep_curve(points).savefig(path, dpi=110, bbox_inches="tight")
+        print(f"plot: {path}", file=sys.stderr)
     workers = len({r["worker_pid"] for r in rows})
     _table(
         f"sweep: {args.scenario}, {len(specs)} runs on {workers} worker(s)",
         [*(keys or ["points"]), "runs", "ready median (mean of runs)", "all ready (mean)"],
-        out,
+        [
+            [
+                *(str(v) for v in p["point"].values()),
+                str(p["runs"]),
+                fmt_s(p["ready_median"]),
+                fmt_s(p["makespan"]),
+            ]
+            for p in points
+        ],
     )
     return 0
 

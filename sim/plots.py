@@ -154,3 +154,30 @@ def scaleout(r, ax=None):
     ax.legend(lines, [line.get_label() for line in lines], fontsize="small", loc="upper right")
     ax.set_title(f"scale-out: {_label(r)} — dropped {e['dropped']}, absorbed in {e['absorb_s']} s")
     return fig
+
+
+def sweep_curve(points: list[dict], ax=None):
+    """Time until all are ready against the sweep's first numeric parameter, one line per other point."""
+    fig, ax = _axes(ax)
+    if not points:
+        return fig
+    keys = list(points[0]["point"])
+    numeric = [k for k in keys if all(isinstance(p["point"][k], (int, float)) for p in points)]
+    x = numeric[0] if numeric else None
+    lines: dict[str, list[tuple]] = {}
+    for p in points:
+        label = ", ".join(f"{k}={v}" for k, v in p["point"].items() if k != x) or "all"
+        if p["makespan"] is not None:
+            lines.setdefault(label, []).append(
+                (p["point"].get(x, 0) if x else len(lines.get(label, [])), p["makespan"])
+            )
+    for label, xy in lines.items():
+        xy.sort()
+        ax.plot([a for a, _ in xy], [b for _, b in xy], marker="o", label=label)
+    ax.set_xlabel(x or "point")
+    ax.set_ylabel("time until all are ready (s, mean of runs)")
+    if all(b > 0 for xy in lines.values() for _, b in xy):
+        ax.set_yscale("log")
+    ax.legend(fontsize="small")
+    ax.set_title("sweep")
+    return fig

@@ -11,6 +11,8 @@ Dask distributed cluster when you pass its scheduler's address. Each task return
     >>> rows = sweep(specs, workers=1)           # workers=1: in this process, no pool
     >>> [(r["profile"], r["n"]) for r in rows]
     [('kvm-typical', 1), ('kvm-typical', 4), ('crun', 1), ('crun', 4)]
+    >>> [p["point"] for p in summarise(specs, rows)][:2]
+    [{'profile': 'kvm-typical', 'n': 1}, {'profile': 'kvm-typical', 'n': 4}]
 
 On a Dask cluster: ``sweep(specs, address="tcp://scheduler:8786")`` (needs ``distributed``; the
 workers need ``vmvc`` installed). ``progress`` is called as ``progress(done, total)``.
@@ -32,6 +34,31 @@ def grid(scenario: str, **axes) -> list[dict]:
     return [
         {"scenario": scenario, **dict(zip(keys, combo, strict=True))} for combo in itertools.product(*values)
     ]
+
+
+def summarise(specs: list[dict], rows: list[dict]) -> list[dict]:
+    """Average the runs of each point (every parameter that varies, except ``seed``).
+
+    Returns ``[{"point": {"profile": ..., "n": ...}, "runs": k, "ready_median": s, "makespan": s}]``
+    in first-seen order; ``ready_median`` and ``makespan`` are means over the point's runs.
+    """
+    keys = [k for k in specs[0] if k not in ("scenario", "seed") and len({repr(s.get(k)) for s in specs}) > 1]
+    groups: dict[tuple, list[dict]] = {}
+    for spec, row in zip(specs, rows, strict=True):
+        groups.setdefault(tuple(spec.get(k) for k in keys), []).append(row)
+    out = []
+    for point, group in groups.items():
+        med = [g["ready"]["median"] for g in group if g["ready"].get("count")]
+        span = [g["makespan"] for g in group if g.get("makespan") is not None]
+        out.append(
+            {
+                "point": dict(zip(keys, point, strict=True)),
+                "runs": len(group),
+                "ready_median": sum(med) / len(med) if med else None,
+                "makespan": sum(span) / len(span) if span else None,
+            }
+        )
+    return out
 
 
 def run_spec(spec: dict) -> dict:

@@ -145,6 +145,30 @@ def test_sweep_summarises_points(capsys):
     assert code == 0 and "4 runs" not in out and "sweep: storm" in out
 
 
+def test_sweep_plot_and_host_overrides(capsys, tmp_path):
+    code, out, err = run(
+        capsys,
+        "sweep",
+        "storm",
+        "--profile",
+        "crun,microvm",
+        "--n",
+        "1,8",
+        "--set",
+        "cores=2",
+        "--workers",
+        "1",
+        "--plot",
+        "--out",
+        str(tmp_path),
+    )
+    assert code == 0 and "plot:" in err
+    assert (tmp_path / "sweep-storm.png").read_bytes()[:4] == b"\x89PNG"
+    rows = json.loads((tmp_path / "sweep-storm.json").read_text())
+    assert {r["hosts"][0]["cpu_core_s"] is not None for r in rows} == {True}
+    assert {r["params"]["cores"] for r in rows} == {2}
+
+
 def test_registered_as_vmvc_sim():
     p = subprocess.run([str(VMVC), "sim", "profiles", "--json"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr

@@ -20,6 +20,19 @@ def test_local_processes_match_serial_results_in_order(no_leaks):
     assert _strip(parallel) == _strip(serial)
 
 
+def test_summarise_averages_seeds_per_point():
+    from sim.sweep import summarise
+
+    rows = sweep(SPECS, workers=1)
+    points = summarise(SPECS, rows)
+    assert [p["point"] for p in points] == [
+        {"profile": pr, "n": n} for pr in ("crun", "microvm") for n in (1, 3)
+    ]
+    assert all(p["runs"] == 2 for p in points)
+    first = [r["makespan"] for r in rows[:2]]
+    assert points[0]["makespan"] == sum(first) / 2
+
+
 def test_progress_is_reported():
     seen = []
     sweep(SPECS[:3], workers=1, progress=lambda done, total: seen.append((done, total)))

@@ -53,16 +53,7 @@ def test_every_command_prints(capsys, argv):
 
 def test_plots_and_results_go_to_out(capsys, tmp_path):
     code, out, err = run(
-        capsys,
-        "storm",
-        "--profile",
-        "tcg-this-kind,crun",
-        "-n",
-        "3",
-        "--plot",
-        "--out",
-        str(tmp_path),
-        "--json",
+        capsys, *f"storm --profile tcg-this-kind,crun -n 3 --plot --out {tmp_path} --json".split()
     )
     assert code == 0
     assert len(json.loads(out)) == 2
@@ -146,22 +137,8 @@ def test_sweep_summarises_points(capsys):
 
 
 def test_sweep_plot_and_host_overrides(capsys, tmp_path):
-    code, out, err = run(
-        capsys,
-        "sweep",
-        "storm",
-        "--profile",
-        "crun,microvm",
-        "--n",
-        "1,8",
-        "--set",
-        "cores=2",
-        "--workers",
-        "1",
-        "--plot",
-        "--out",
-        str(tmp_path),
-    )
+    argv = f"sweep storm --profile crun,microvm --n 1,8 --set cores=2 --workers 1 --plot --out {tmp_path}"
+    code, out, err = run(capsys, *argv.split())
     assert code == 0 and "plot:" in err
     assert (tmp_path / "sweep-storm.png").read_bytes()[:4] == b"\x89PNG"
     rows = json.loads((tmp_path / "sweep-storm.json").read_text())

@@ -109,3 +109,17 @@ def test_single_layer_read_only_view(store, tmp_path, no_leaks):
     listing, err = in_mount_ns(look, img.layer_dirs, str(tmp_path / "view"))
     assert listing == ["hello.txt"]
     assert err == 30  # EROFS
+
+
+def test_a_failed_long_mount_still_cleans_up(tmp_path):
+    import errno
+
+    lowers = [str(tmp_path / f"layer-{i:060d}") for i in range(80)]
+    for d in lowers:
+        os.mkdir(d)
+    (tmp_path / "c").mkdir()
+    cwd = os.getcwd()
+    with pytest.raises(OSError):
+        mount_overlay(FakeSyscalls(fail={"mount": errno.EINVAL}), lowers, str(tmp_path / "c/upper"),
+                      str(tmp_path / "c/work"), str(tmp_path / "c/rootfs"))
+    assert os.getcwd() == cwd and os.listdir(tmp_path / "c") == []

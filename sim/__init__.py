@@ -13,6 +13,20 @@ Then ``r.summary()``, ``r.records``, ``r.ready_times`` (numpy) and ``r.plot_time
 ``density``, ``scaleout``, ``cluster`` (:mod:`sim.scenarios`); many at once: :func:`sim.sweep.sweep`.
 Profiles (:mod:`sim.profiles`) are JSON data files: :func:`profile_names` lists them. Fit a profile to
 measurements with :mod:`sim.calibrate` and check it with :mod:`sim.validate`.
+
+Questions the model answers (each a line in a notebook or the CLI; compare profiles on one host
+by passing ``cores=``/``memory_mib=``, since each profile brings its own reference host):
+
+* Why do containers start faster? ``sim.run("start", profile="kvm-typical")`` vs ``"crun"``: the
+  VM's time goes to firmware, a kernel and an init system the container never runs.
+* Where does that stop being true? ``"microvm"`` (Firecracker-class, ~110 ms) starts faster than
+  ``"docker"`` (~250 ms of CLI, daemons and shim), though it costs ten times the memory.
+* What does a boot storm do? ``sim.run("storm", profile="tcg-this-kind", n=8)``: CPU-bound boots
+  share 2 cores, so the last is ready after ~4x the single boot.
+* How many fit? ``sim.run("density", profile="docker")``: daemons are paid once, a shim per
+  container, the image's pages are shared; a VM pays its guest RAM every time.
+* Can it absorb a spike? ``sim.run("scaleout", profile="full-os-vm")`` drops requests for a minute;
+  ``"crun"`` catches up in seconds.
 """
 
 from sim.api import run

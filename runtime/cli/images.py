@@ -127,13 +127,19 @@ def import_(argv: list[str]) -> int:
     p.add_argument("file", metavar="file|-")
     p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
     p.add_argument("-m", "--message", default="vmvc import", help="commit message for the history")
+    p.add_argument("-c", "--change", action="append", default=[],
+                   help="Dockerfile instruction for the config: CMD, ENTRYPOINT, ENV, LABEL, USER, WORKDIR")
     args = parse(p, argv)
+    from runtime.images import changes
+    from runtime.images.store import DEFAULT_PATH
+
+    config = changes.apply({"Env": [DEFAULT_PATH]}, args.change)
     if args.file == "-":
-        img = _store().import_tar(sys.stdin.buffer, args.reference, comment=args.message)
+        img = _store().import_tar(sys.stdin.buffer, args.reference, comment=args.message, config=config)
     elif sys.stderr.isatty():
-        img = _import_with_progress(args.file, args.reference, args.message)
+        img = _import_with_progress(args.file, args.reference, args.message, config)
     else:
-        img = _store().import_tar(args.file, args.reference, comment=args.message)
+        img = _store().import_tar(args.file, args.reference, comment=args.message, config=config)
     print(img.id)
     return 0
 
@@ -153,7 +159,7 @@ class _Counting:
         return self.f.peek(n)
 
 
-def _import_with_progress(path: str, ref: str | None, message: str):
+def _import_with_progress(path: str, ref: str | None, message: str, config: dict):
     import os
 
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
@@ -165,7 +171,8 @@ def _import_with_progress(path: str, ref: str | None, message: str):
     columns = (TextColumn("importing"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with f, Progress(*columns, transient=True) as bar:
         task = bar.add_task("import", total=os.fstat(f.fileno()).st_size)
-        return _store().import_tar(_Counting(f, lambda n: bar.advance(task, n)), ref, comment=message)
+        return _store().import_tar(_Counting(f, lambda n: bar.advance(task, n)), ref, comment=message,
+                                   config=config)
 
 
 def load(argv: list[str]) -> int:

@@ -99,3 +99,18 @@ def test_images_filter_and_tag(store, capsys):
     assert len(out) == 2 and out[1].split()[:2] == ["greet", "v2"]
     code, _, err = run(capsys, "image", "tag", "nope", "x")
     assert code == 125 and "No such image" in err
+
+
+def test_import_with_changes(store, capsys, tmp_path):
+    tar = tmp_path / "root.tar"
+    tar.write_bytes(make_tar([("x", "file", "1")]))
+    code, out, _ = run(capsys, "import", "-c", 'CMD ["/bin/echo", "hi"]', "-c", "ENV A=1 B=two",
+                       "-c", "WORKDIR /srv", "-c", "ENTRYPOINT exec app", str(tar), "changed")
+    assert code == 0
+    config = store.resolve("changed").config
+    assert config["Cmd"] == ["/bin/echo", "hi"]
+    assert config["Entrypoint"] == ["/bin/sh", "-c", "exec app"]
+    assert config["Env"][-2:] == ["A=1", "B=two"] and config["Env"][0].startswith("PATH=")
+    assert config["WorkingDir"] == "/srv"
+    code, _, err = run(capsys, "import", "-c", "RUN rm -rf /", str(tar), "bad")
+    assert code == 125 and "not a valid change" in err

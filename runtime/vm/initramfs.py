@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import io
 import stat
+import subprocess
 from dataclasses import dataclass
 
 from runtime.errors import NotFound
@@ -24,9 +25,10 @@ from runtime.errors import NotFound
 MARK = "VMVC-MARK"
 EXIT = "VMVC-EXIT"
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+# The fallback when `busybox --list` does not answer.
 APPLETS = ("sh", "mount", "umount", "poweroff", "cat", "echo", "true", "false", "mkdir", "sleep",
            "ls", "ip", "hostname", "mdev", "syslogd", "klogd", "crond", "httpd", "ntpd", "udhcpc",
-           "uptime", "ps", "kill", "date", "dmesg", "logger")
+           "uptime", "ps", "kill", "date", "dmesg", "logger", "pidof", "wc", "grep")
 
 # A "distro-like" boot: the services a small distribution starts before its workload, each a real
 # busybox daemon or setup step, started one after another like a serial init system would.
@@ -123,6 +125,16 @@ def find_busybox() -> str:
     raise NotFound("no static busybox found (apt-get install --no-install-recommends busybox-static)")
 
 
+def applets(busybox: str) -> list[str]:
+    """Every applet this busybox has (as a busybox container image links them), else a core set."""
+    try:
+        out = subprocess.run([busybox, "--list"], capture_output=True, text=True, timeout=10).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        out = []
+    names = sorted({a for a in out if a.isprintable() and "/" not in a and a != "busybox"})
+    return names or list(APPLETS)
+
+
 def init_script(services: int = 0, workload_file: str = "/workload.sh") -> str:
     """The guest's ``/init``: mount, mark, optional services, the workload, mark, power off."""
     if not 0 <= services <= len(SERVICES):
@@ -143,7 +155,7 @@ def init_script(services: int = 0, workload_file: str = "/workload.sh") -> str:
                   f"mark service:{name}"]
     lines += [
         "mark workload-start",
-        f"sh {workload_file}",
+        f'sh -c "$(cat {workload_file})"',  # exactly what a container runs: sh -c STRING
         "rc=$?",
         "mark workload-done",
         f'echo "{EXIT} $rc"',
@@ -163,10 +175,10 @@ def entries(workload: str, services: int = 0, busybox: str | None = None,
     out.append(chardev("dev/console", 5, 1))
     out.append(chardev("dev/null", 1, 3, 0o666))
     out.append(file("bin/busybox", binary, 0o755))
-    out += [symlink(f"bin/{a}", "busybox") for a in APPLETS]
+    out += [symlink(f"bin/{a}", "busybox") for a in applets(busybox or find_busybox())]
     out.append(file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"))
     out.append(file("etc/group", b"root:x:0:\n"))
-    out.append(file("workload.sh", workload.encode() + b"\n", 0o644))
+    out.append(file("workload.sh", workload.encode(), 0o644))
     out.append(file("init", (init or init_script(services)).encode(), 0o755))
     return out
 

@@ -26,13 +26,14 @@ def test_build_contains_busybox_init_and_the_workload():
     assert data[:2] == b"\x1f\x8b"
     by_name = {e.name: e for e in ir.parse(data)}
     assert stat.S_IMODE(by_name["init"].mode) == 0o755
-    assert by_name["workload.sh"].data == b"echo hi; exit 3\n"
+    assert by_name["workload.sh"].data == b"echo hi; exit 3"
     assert by_name["bin/sh"].data == b"busybox" and by_name["bin/sh"].kind == "symlink"
     assert by_name["dev/console"].rdev == (5, 1)
     init = by_name["init"].data.decode()
     assert "mark service:devices" in init and "mark service:hostname" in init
     assert "mark service:loopback" not in init
-    assert init.index("mark workload-start") < init.index("sh /workload.sh") < init.index("poweroff -f")
+    run = init.index('sh -c "$(cat /workload.sh)"')
+    assert init.index("mark workload-start") < run < init.index("poweroff -f")
 
 
 @pytest.mark.busybox
@@ -62,3 +63,10 @@ def test_a_dynamic_or_missing_busybox_is_refused(monkeypatch, tmp_path):
 def test_garbage_is_not_an_archive():
     with pytest.raises(ValueError, match="newc"):
         ir.parse(b"not a cpio archive at all")
+
+
+@pytest.mark.busybox
+def test_every_applet_is_linked_like_a_busybox_image():
+    names = ir.applets(ir.find_busybox())
+    assert {"sh", "poweroff", "pidof", "wc", "httpd"} <= set(names) and len(names) > 100
+    assert ir.applets("/nonexistent/busybox") == list(ir.APPLETS)   # no --list answer: the core set

@@ -153,3 +153,16 @@ def test_a_silent_workload_is_not_a_hang(guest_kernel, no_leaks):
     from runtime.vm.timeline import workload_output
 
     assert workload_output(result.lines) == ["woke"] and result.timeline.workload_exit == 0
+
+
+def test_every_distro_like_service_starts(guest_kernel, no_leaks):
+    from runtime.vm.initramfs import SERVICES
+
+    with initrd_file("pidof syslogd klogd crond httpd | wc -w", services=len(SERVICES)) as (initrd, _):
+        result = qemu.run(_spec(guest_kernel.path, initrd))
+    assert not [ln.text for ln in result.lines if "failed" in ln.text and "vmvc: service" in ln.text]
+    marks = [e.name for e in result.timeline.events if e.name.startswith("mark:service:")]
+    assert marks == [f"mark:service:{name}" for name, _ in SERVICES]
+    from runtime.vm.timeline import workload_output
+
+    assert workload_output(result.lines) == ["4"]   # the four daemons are still running

@@ -8,6 +8,9 @@ on the same file, with the page cache warm, so host noise hits both.
     >>> from benchmarks.image_import import run, run_both
     >>> run(size_mb=100, repeats=3)   # {"tar_x_s": ..., "vmvc_import_s": ..., "ratio": ..., ...}
     >>> run_both()                    # on the store's own filesystem and on tmpfs (CPU cost alone)
+    >>> plot(run_both(), "import.png")
+
+    $ python -m benchmarks.image_import 100 import.png   # JSON on stdout, the chart in import.png
 
 On a disk-backed filesystem both are dominated by creating files, and the ratio is what a user sees;
 on tmpfs the gap is vmvc's CPU work (header checks in Python) that the disk otherwise hides.
@@ -143,6 +146,34 @@ def run_both(size_mb: int = 100, repeats: int = 3) -> dict:
     return out
 
 
+def plot(results: dict, path: str) -> str:
+    """Bars of ``tar -x`` vs ``vmvc import`` (medians, every sample as a dot) per filesystem."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    names = list(results)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, name in enumerate(names):
+        r = results[name]
+        for dx, key, label in ((-0.2, "tar_x", "tar -x"), (0.2, "vmvc_import", "vmvc import")):
+            ax.bar(i + dx, r[f"{key}_s"], 0.4, label=label if i == 0 else None,
+                   color="tab:gray" if key == "tar_x" else "tab:blue")
+            ax.scatter([i + dx] * len(r[f"{key}_samples"]), r[f"{key}_samples"], color="black", s=8, zorder=3)
+        ax.text(i + 0.2, r["vmvc_import_s"], f"{r['ratio']:.2f}x", ha="center", va="bottom", fontsize=9)
+    ax.set_xticks(range(len(names)), [f"{n} ({results[n]['filesystem']})" for n in names])
+    ax.set_ylabel("seconds (median of runs)")
+    first = results[names[0]]["rootfs"]
+    ax.set_title(f"Import of a {first['tar_bytes'] / 1e6:.0f} MB rootfs ({first['files']} files) vs tar -x "
+                 f"(target <= {TARGET_RATIO}x)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def _cpu_pressure() -> float | None:
     """% of the last minute some task waited for a CPU (PSI): how busy the shared host was."""
     try:
@@ -166,4 +197,7 @@ if __name__ == "__main__":
     import json
     import sys
 
-    print(json.dumps(run_both(int(sys.argv[1]) if len(sys.argv) > 1 else 100), indent=2))
+    results = run_both(int(sys.argv[1]) if len(sys.argv) > 1 else 100)
+    if len(sys.argv) > 2:
+        plot(results, sys.argv[2])
+    print(json.dumps(results, indent=2))

@@ -390,35 +390,33 @@ class ImageStore:
     # -- removing ----------------------------------------------------------------------------------
     def remove(self, ref: str, force: bool = False) -> list[dict]:
         """``docker rmi``: untag, and delete the image once no tag is left. Docker-like result list."""
-        image = self.find(ref)
-        if image is None:
-            raise NotFound(f"No such image: {_shown(ref)}")
-        by_tag = not (ref.startswith("sha256:") or (_HEX.match(ref) and image.id[7:].startswith(ref)))
         doomed: list[str] = []
         out: list[dict] = []
         with self._locked() as idx:
-            rec = idx["images"].get(image.id)
-            if rec is None:
-                raise NotFound(f"No such image: {ref}")
-            users = self.holders(image.id)
+            image_id = self._lookup(idx, ref)  # under the lock: a tag may have moved meanwhile
+            if image_id is None:
+                raise NotFound(f"No such image: {_shown(ref)}")
+            short = image_id[7:19]
+            by_tag = not (ref.startswith("sha256:") or (_HEX.match(ref) and image_id[7:].startswith(ref)))
+            rec = idx["images"][image_id]
+            users = self.holders(image_id)
             if by_tag and len(rec["tags"]) > 1:
                 untag = [reference.normalise(ref)]
             else:
                 if not by_tag and len(rec["tags"]) > 1 and not force:
-                    raise Conflict(f"conflict: unable to delete {image.short_id} (must be forced) - "
+                    raise Conflict(f"conflict: unable to delete {short} (must be forced) - "
                                    f"image is referenced in multiple repositories")
                 if users and not force:
                     raise Conflict(f"conflict: unable to remove repository reference {ref!r} (must force)"
-                                   f" - container {users[0][:12]} is using its referenced image "
-                                   f"{image.short_id}")
+                                   f" - container {users[0][:12]} is using its referenced image {short}")
                 untag = list(rec["tags"])
             for tag in untag:
                 rec["tags"].remove(tag)
                 idx["tags"].pop(tag, None)
                 out.append({"Untagged": reference.familiar(tag)})
             if not rec["tags"] and not users:
-                del idx["images"][image.id]
-                out.append({"Deleted": image.id})
+                del idx["images"][image_id]
+                out.append({"Deleted": image_id})
                 doomed = self._unreferenced(idx)
             self._write_index(idx)
             moved = self._move_away(doomed)

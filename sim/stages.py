@@ -53,6 +53,7 @@ def lifecycle(
             yield admitted
     rec.admitted[idx] = env.now
     rows = rec.rows
+    cpu = host.cpu  # processor sharing: one event per CPU part, no sub-generator (the hot path)
     for j, st in enumerate(spec.stages):
         start = env.now
         scale = scales[j]
@@ -74,7 +75,10 @@ def lifecycle(
         if st.io:
             yield host.read(st.io * scale)
         if st.cpu:
-            yield from host.compute(st.cpu * scale)
+            if cpu is not None:
+                yield cpu.serve(st.cpu * scale)
+            else:
+                yield from host.compute(st.cpu * scale)
         if filling is not None:
             host.fill(filling, st.shared)
         rows.append((idx, j, start, env.now))

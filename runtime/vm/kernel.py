@@ -111,13 +111,26 @@ def resolve(path: str | None = None, cache: str | Path | None = None, boot: str 
     raise NotFound("no guest kernel: run 'vmvc vm fetch-kernel' or pass --kernel PATH")
 
 
-def package_name(meta: str = META_PACKAGE) -> str:
-    """The versioned image package the meta package depends on (``linux-image-6.1.0-NN-cloud-amd64``)."""
-    out = _run(["apt-cache", "depends", meta], "apt-cache depends")
-    for line in out.splitlines():
-        m = re.match(r"\s*Depends:\s*(linux-image-\S+)", line)
-        if m:
-            return m.group(1)
+def package_name(meta: str = META_PACKAGE, update: bool | None = None) -> str:
+    """The versioned image package the meta package depends on (``linux-image-6.1.0-NN-cloud-amd64``).
+
+    A fresh container image often has no apt lists at all; as root, ``apt-get update`` is run once
+    and the question asked again (``update=False`` forbids that).
+    """
+    update = os.geteuid() == 0 if update is None else update
+    for attempt in (1, 2):
+        try:
+            out = _run(["apt-cache", "depends", meta], "apt-cache depends")
+        except VmvcError:
+            out = ""
+        for line in out.splitlines():
+            m = re.match(r"\s*Depends:\s*(linux-image-\S+)", line)
+            if m:
+                return m.group(1)
+        if attempt == 1 and update:
+            _run(["apt-get", "update", "-qq"], "apt-get update")
+        else:
+            break
     raise NotFound(f"apt-cache knows no versioned package behind {meta} (run apt-get update)")
 
 

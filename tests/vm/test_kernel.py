@@ -56,9 +56,21 @@ def test_host_kernel_is_the_last_resort(vmvc_root, tmp_path, fake_kernel):
 
 
 def test_package_name_comes_from_the_meta_package(monkeypatch):
-    monkeypatch.setattr(kernel, "_run", lambda cmd, what, cwd=None: (
-        "linux-image-cloud-amd64\n  Depends: linux-image-6.1.0-99-cloud-amd64\n"))
-    assert kernel.package_name() == "linux-image-6.1.0-99-cloud-amd64"
+    calls = []
+
+    def fake_run(cmd, what, cwd=None):
+        calls.append(cmd[:2])
+        if cmd[0] == "apt-cache" and ["apt-get", "update"] not in calls:
+            raise VmvcError("apt-cache depends: E: No packages found")   # no apt lists yet
+        return "linux-image-cloud-amd64\n  Depends: linux-image-6.1.0-99-cloud-amd64\n"
+
+    monkeypatch.setattr(kernel, "_run", fake_run)
+    assert kernel.package_name(update=True) == "linux-image-6.1.0-99-cloud-amd64"
+    assert calls == [["apt-cache", "depends"], ["apt-get", "update"], ["apt-cache", "depends"]]
+    calls.clear()
+    with pytest.raises(NotFound, match="run apt-get update"):
+        kernel.package_name(update=False)
+    assert calls == [["apt-cache", "depends"]]
 
 
 def test_the_real_kernel_is_cached_once_and_reused(guest_kernel):

@@ -147,27 +147,26 @@ def run_both(size_mb: int = 100, repeats: int = 3) -> dict:
 
 
 def plot(results: dict, path: str) -> str:
-    """Bars of ``tar -x`` vs ``vmvc import`` (medians, every sample as a dot) per filesystem."""
+    """``tar -x`` vs ``vmvc import`` (median bars, every run a dot), one panel per filesystem."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     names = list(results)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for i, name in enumerate(names):
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 4), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
         r = results[name]
-        for dx, key, label in ((-0.2, "tar_x", "tar -x"), (0.2, "vmvc_import", "vmvc import")):
-            ax.bar(i + dx, r[f"{key}_s"], 0.4, label=label if i == 0 else None,
-                   color="tab:gray" if key == "tar_x" else "tab:blue")
-            ax.scatter([i + dx] * len(r[f"{key}_samples"]), r[f"{key}_samples"], color="black", s=8, zorder=3)
-        ax.text(i + 0.2, r["vmvc_import_s"], f"{r['ratio']:.2f}x", ha="center", va="bottom", fontsize=9)
-    ax.set_xticks(range(len(names)), [f"{n} ({results[n]['filesystem']})" for n in names])
-    ax.set_ylabel("seconds (median of runs)")
+        for x, key, color in ((0, "tar_x", "tab:gray"), (1, "vmvc_import", "tab:blue")):
+            ax.bar(x, r[f"{key}_s"], 0.6, color=color)
+            ax.scatter([x] * len(r[f"{key}_samples"]), r[f"{key}_samples"], color="black", s=10, zorder=3)
+        ax.text(1, r["vmvc_import_s"], f"{r['ratio']:.2f}x", ha="center", va="bottom")
+        ax.set_xticks([0, 1], ["tar -x", "vmvc import"])
+        ax.set_title(f"{name} ({r['filesystem']})")
+        ax.set_ylabel("seconds (median of runs)")
     first = results[names[0]]["rootfs"]
-    ax.set_title(f"Import of a {first['tar_bytes'] / 1e6:.0f} MB rootfs ({first['files']} files) vs tar -x "
-                 f"(target <= {TARGET_RATIO}x)")
-    ax.legend(fontsize=8)
+    fig.suptitle(f"Import of a {first['tar_bytes'] / 1e6:.0f} MB rootfs ({first['files']} files) vs tar -x; "
+                 f"target <= {TARGET_RATIO}x")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -108,6 +108,10 @@ def test_skopeo_reads_what_we_save(store, tmp_path):
     raw = subprocess.run(["skopeo", "inspect", "--config", "--raw", f"docker-archive:{out}"], check=True,
                          capture_output=True, timeout=60).stdout
     assert "sha256:" + __import__("hashlib").sha256(raw).hexdigest() == img.id
+    # the same file is also a valid OCI image layout (docker 25+ writes both views)
+    raw = subprocess.run(["skopeo", "inspect", "--config", "--raw", f"oci-archive:{out}:latest"], check=True,
+                         capture_output=True, timeout=60).stdout
+    assert "sha256:" + __import__("hashlib").sha256(raw).hexdigest() == img.id
 
 
 @pytest.mark.skopeo

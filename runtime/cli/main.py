@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "load": ("runtime.cli.images:load", "Load images from a docker-archive or OCI tarball", "Images"),
     "save": ("runtime.cli.images:save", "Save images to a tarball", "Images"),
     "rmi": ("runtime.cli.images:rmi", "Remove one or more images", "Images"),
+    "tag": ("runtime.cli.images:tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", "Images"),
     "vm": ("runtime.cli.vm:vm", "Boot and measure virtual machines (QEMU, pyvmm)", "Virtual machines"),
     "daemon": ("runtime.cli.daemon:daemon", "Serve the Docker Engine API on a socket", "System"),
     "doctor": ("runtime.cli.system:doctor", "What this host supports, with evidence", "System"),

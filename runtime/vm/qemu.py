@@ -18,7 +18,9 @@ stays alive for the boot (PDEATHSIG follows the spawning *thread*).
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import select
 import shutil
 import signal
@@ -67,18 +69,55 @@ class Spec:
     extra: list[str] = field(default_factory=list)
 
 
-def host_tsc_khz(cpuinfo: str = "/proc/cpuinfo") -> int:
-    """The host TSC rate in kHz (TCG guests read the host TSC, so this is the guest's rate too)."""
+TSC_LOG = re.compile(r"tsc: (?:Refined TSC clocksource calibration|Detected):? (\d+\.\d+) MHz")
+
+
+def host_tsc_khz(cpuinfo: str = "/proc/cpuinfo", kmsg: str = "/dev/kmsg") -> int:
+    """The host TSC rate in kHz (TCG guests read the host TSC, so this is the guest's rate too).
+
+    Best evidence first: the kernel's own ``tsc_freq_khz`` (some kernels), then its calibration
+    message in the kernel log, then ``cpu MHz`` from /proc/cpuinfo (the current clock, which on a
+    host with frequency scaling may differ from the TSC rate).
+    """
     try:
         with open("/sys/devices/system/cpu/cpu0/tsc_freq_khz") as f:
             return int(f.read())
     except (OSError, ValueError):
         pass
+    lines = [line for record in _kernel_log(kmsg) for line in record.splitlines()]
+    found = [m.group(1) for m in map(TSC_LOG.search, lines) if m]
+    if found:
+        return int(float(found[-1]) * 1000)   # "Refined" comes after "Detected"
     with open(cpuinfo) as f:
         for line in f:
             if line.startswith("cpu MHz"):
                 return int(float(line.partition(":")[2]) * 1000)
     raise VmvcError("cannot read the host TSC frequency (no 'cpu MHz' in /proc/cpuinfo)")
+
+
+def _kernel_log(kmsg: str, limit: int = 4000) -> list[str]:
+    """The early kernel log records still in the ring buffer (needs root; [] otherwise)."""
+    try:
+        fd = os.open(kmsg, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return []
+    records = []
+    try:
+        for _ in range(limit):
+            try:
+                data = os.read(fd, 8192)
+            except BlockingIOError:
+                break            # read everything there is
+            except OSError as e:
+                if e.errno == errno.EPIPE:
+                    continue     # a record was overwritten while we read; the next one follows
+                break
+            if not data:
+                break
+            records.append(data.decode(errors="replace"))
+    finally:
+        os.close(fd)
+    return records
 
 
 def cmdline(spec: Spec) -> str:

@@ -166,3 +166,22 @@ def test_every_distro_like_service_starts(guest_kernel, no_leaks):
     from runtime.vm.timeline import workload_output
 
     assert workload_output(result.lines) == ["4"]   # the four daemons are still running
+
+
+def test_the_tsc_rate_comes_from_the_best_evidence(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\ncpu MHz\t\t: 1800.000\n")
+    log = tmp_path / "kmsg"
+    log.write_text("6,17,68,-;tsc: Detected 2596.120 MHz processor\n"
+                   "6,300,900,-;tsc: Refined TSC clocksource calibration: 2596.125 MHz\n")
+    assert qemu.host_tsc_khz(str(cpuinfo), str(log)) == 2596125          # the kernel's calibration
+    assert qemu.host_tsc_khz(str(cpuinfo), str(tmp_path / "none")) == 1800000   # cpuinfo as last resort
+
+
+@pytest.mark.kvm_hw
+def test_with_hardware_virtualisation_auto_boots_with_kvm(guest_kernel, no_leaks):
+    """Only on a host with VT-x/AMD-V (skipped on kvm_pvm hosts, which CI allows)."""
+    report = boot(WORKLOAD, machine="microvm", accel="auto", kernel_path=guest_kernel.path)
+    assert report.decision.accel == "kvm" and report.timeline.info["accel"] == "kvm"
+    assert "-accel" in report.command and report.command[report.command.index("-accel") + 1] == "kvm"
+    assert report.timeline.workload_exit == 0 and report.timeline.monotonic()

@@ -224,6 +224,7 @@ def pyvmm(argv: list[str]) -> int:
     p.add_argument("--guest", default="all", help=f"{', '.join(g.PROGRAMS)} or all")
     p.add_argument("--mode", default="real", choices=["real", "protected", "long", "all"])
     p.add_argument("-n", type=int, default=None, help="iterations for loop/ports")
+    p.add_argument("--trace", action="store_true", help="list every VM exit as the hypervisor saw it")
     p.add_argument("--json", action="store_true")
     args = parse(p, argv)
     names = list(g.PROGRAMS) if args.guest == "all" else [args.guest]
@@ -235,7 +236,7 @@ def pyvmm(argv: list[str]) -> int:
         for name in names:
             if not g.supports(name, mode):
                 continue
-            outcomes.append(g.run(name, mode, args.n))
+            outcomes.append(g.run(name, mode, args.n, trace=args.trace))
     if args.json:
         print_json([o.to_dict() for o in outcomes])
         return 0
@@ -248,4 +249,9 @@ def pyvmm(argv: list[str]) -> int:
                      f"{s.in_guest_s * 1e3:.2f}", f"{o.seconds * 1e3:.2f}", f"{o.regs['rax']:#x}"])
     table("pyvmm: VM exits by reason", ["guest", "mode", "serial", "exits", "handling µs/exit",
                                         "in KVM_RUN ms", "whole VM ms", "rax"], rows)
+    for o in outcomes if args.trace else []:
+        table(f"{o.guest} ({o.mode} mode): every VM exit", ["#", "reason", "what the guest did",
+                                                            "µs in guest before", "µs handling"],
+              [[str(i), e.reason, e.detail, f"{e.guest_us:.1f}", f"{e.handle_us:.1f}"]
+               for i, e in enumerate(o.trace, 1)])
     return 0

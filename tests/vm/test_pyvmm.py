@@ -113,3 +113,14 @@ def test_vms_that_fail_mid_run_leak_no_fds_or_mappings(no_leaks):
                 vm.run_until_halt(max_exits=5)
     with open("/proc/self/maps") as f:
         assert len(f.readlines()) <= maps_before + 2    # allocator noise, not 50 VMs' worth
+
+
+@pytest.mark.kvm
+def test_a_trace_lists_every_exit_in_order():
+    out = guests.run("hello", "real", trace=True)
+    assert len(out.trace) == 19
+    assert [e.detail for e in out.trace[:2]] == ["out port 0x3f8 = 0x48", "out port 0x3f8 = 0x65"]  # "He"
+    assert out.trace[-1].reason == "hlt" and all(e.guest_us > 0 for e in out.trace)
+    mmio = guests.run("mmio", "protected", trace=True).trace
+    assert mmio[0].detail == f"write {guests.MMIO_BASE:#x} (1 bytes) = 0x56"
+    assert mmio[3].detail == f"read {guests.MMIO_BASE:#x} (1 bytes) = 0x3"

@@ -16,7 +16,7 @@ Every guest ends with ``hlt`` (one ``hlt`` exit). ``hello`` also exists for prot
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from runtime.vm.pyvmm.asm import Asm
 from runtime.vm.pyvmm.devices import Counter, Serial
@@ -40,10 +40,12 @@ class Outcome:
     regs: dict
     device: dict = field(default_factory=dict)
     seconds: float = 0.0    # the whole VM: open /dev/kvm, create VM and vCPU, run to hlt, tear down
+    trace: list = field(default_factory=list)   # machine.Exit records when traced
 
     def to_dict(self) -> dict:
         return {"guest": self.guest, "mode": self.mode, "serial": self.serial, "exits": self.stats.to_dict(),
-                "regs": self.regs, "device": self.device, "seconds": self.seconds}
+                "regs": self.regs, "device": self.device, "seconds": self.seconds,
+                "trace": [asdict(e) for e in self.trace]}
 
 
 def hello(mode: str = "real", message: str = "Hello from pyvmm!\n") -> bytes:
@@ -100,7 +102,7 @@ def supports(guest: str, mode: str) -> bool:
 
 
 def run(guest: str = "hello", mode: str = "real", n: int | None = None, echo=None,
-        timeout: float = 10.0) -> Outcome:
+        timeout: float = 10.0, trace: bool = False) -> Outcome:
     """Build a machine, load ``guest``, run it to ``hlt`` and return what it did."""
     if guest not in PROGRAMS:
         raise ValueError(f"unknown guest {guest!r} (choose {', '.join(PROGRAMS)})")
@@ -111,7 +113,7 @@ def run(guest: str = "hello", mode: str = "real", n: int | None = None, echo=Non
     args = {} if n is None or guest not in ("loop", "ports") else {"n": n}
     code = PROGRAMS[guest](mode=mode, **args)
     start = time.perf_counter()
-    with Machine() as vm:
+    with Machine(trace=trace) as vm:
         serial = vm.attach(Serial(echo=echo), Serial().ports)
         counter = vm.attach(Counter(), [COUNTER_PORT])
         recorder = vm.attach(Counter(), mmio=(MMIO_BASE, 0x1000))
@@ -122,4 +124,5 @@ def run(guest: str = "hello", mode: str = "real", n: int | None = None, echo=Non
         regs = {"rax": r.rax, "rcx": r.rcx, "rip": r.rip}
         device = {"port_writes": [v for _, v in counter.writes], "port_reads": len(counter.reads),
                   "mmio_writes": [(a, v) for a, v in recorder.writes], "mmio_reads": len(recorder.reads)}
-    return Outcome(guest, mode, serial.text, stats, regs, device, time.perf_counter() - start)
+    return Outcome(guest, mode, serial.text, stats, regs, device, time.perf_counter() - start,
+                   list(vm.trace or []))

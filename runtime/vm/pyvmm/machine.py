@@ -57,6 +57,16 @@ class ExitStats:
                 "exits": sum(self.counts.values())}
 
 
+@dataclass(frozen=True)
+class Exit:
+    """One VM exit as the hypervisor saw it (kept when tracing)."""
+
+    reason: str
+    detail: str          # e.g. "out port 0x3f8 = 0x48"
+    guest_us: float      # inside KVM_RUN before this exit
+    handle_us: float     # in Python handling it
+
+
 class Machine:
     """One VM with one vCPU and one memory slot at guest-physical 0.
 
@@ -65,8 +75,11 @@ class Machine:
     and unmaps memory on exit.
     """
 
-    def __init__(self, memory: int = 0x200000, device: str = "/dev/kvm") -> None:
+    def __init__(self, memory: int = 0x200000, device: str = "/dev/kvm", trace: bool = False,
+                 trace_limit: int = 1000) -> None:
         self.memory_size = memory
+        self.trace: list[Exit] | None = [] if trace else None   # the first exits, one by one
+        self.trace_limit = trace_limit
         self.devices: dict[int, Device] = {}
         self.mmio: list[tuple[int, int, Device]] = []
         self.stats = ExitStats()
@@ -206,7 +219,6 @@ class Machine:
     def run_until_halt(self, max_exits: int = 100_000, timeout: float = 10.0) -> ExitStats:
         """Run the vCPU until ``hlt``; every exit is counted, timed and handed to a device."""
         stats = self.stats
-        run = self.run
         alarm = _Alarm(timeout)
         start = time.perf_counter()
         try:
@@ -216,19 +228,23 @@ class Machine:
                     fcntl.ioctl(self.vcpu, k.RUN, 0)
                     t1 = time.perf_counter()
                     stats.in_guest_s += t1 - t0
-                    reason = run.exit_reason
+                    reason = self.run.exit_reason
                     name = k.EXIT_REASONS.get(reason, str(reason))
                     stats.counts[name] += 1
                     if reason == k.EXIT_HLT:
-                        stats.handle_s[name] += time.perf_counter() - t1
-                        break
-                    if reason == k.EXIT_IO:
-                        self._io()
+                        detail = "hlt"
+                    elif reason == k.EXIT_IO:
+                        detail = self._io()
                     elif reason == k.EXIT_MMIO:
-                        self._mmio()
+                        detail = self._mmio()
                     else:
                         raise GuestError(self._describe_failure(name))
-                    stats.handle_s[name] += time.perf_counter() - t1
+                    t2 = time.perf_counter()
+                    stats.handle_s[name] += t2 - t1
+                    if self.trace is not None and len(self.trace) < self.trace_limit:
+                        self.trace.append(Exit(name, detail, (t1 - t0) * 1e6, (t2 - t1) * 1e6))
+                    if reason == k.EXIT_HLT:
+                        break
                     if sum(stats.counts.values()) >= max_exits:
                         raise GuestError(f"guest made {max_exits} exits without halting")
         except _Timeout:
@@ -237,9 +253,10 @@ class Machine:
             stats.total_s = time.perf_counter() - start
         return stats
 
-    def _io(self) -> None:
+    def _io(self) -> str:
         io = self.run.exit.io
         offset = io.data_offset
+        values = []
         for i in range(io.count):
             at = offset + i * io.size
             device = self.devices.get(io.port)
@@ -250,8 +267,11 @@ class Machine:
             else:
                 value = device.read(io.port, io.size) if device else (1 << (8 * io.size)) - 1
                 self.run_page[at:at + io.size] = value.to_bytes(io.size, "little")
+            values.append(value)
+        verb = "out" if io.direction == k.IO_OUT else "in"
+        return f"{verb} port {io.port:#x} = {', '.join(f'{v:#x}' for v in values)}"
 
-    def _mmio(self) -> None:
+    def _mmio(self) -> str:
         m = self.run.exit.mmio
         device = next((d for lo, size, d in self.mmio if lo <= m.phys_addr < lo + size), None)
         if m.is_write:
@@ -262,6 +282,7 @@ class Machine:
             value = device.read(m.phys_addr, m.len) if device else 0
             for i, b in enumerate(value.to_bytes(8, "little")[:m.len]):
                 m.data[i] = b
+        return f"{'write' if m.is_write else 'read'} {m.phys_addr:#x} ({m.len} bytes) = {value:#x}"
 
     def _describe_failure(self, name: str) -> str:
         rip = self.regs().rip

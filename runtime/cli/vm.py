@@ -48,6 +48,8 @@ def boot(argv: list[str]) -> int:
                    help=f"start N distro-like services before the workload (0-{len(SERVICES)})")
     p.add_argument("--workload", default=None, metavar="CMD", help="shell command run by busybox sh")
     p.add_argument("--kernel", default=None, metavar="PATH", help="guest kernel (default: the cache)")
+    p.add_argument("--pvh", action="store_true",
+                   help="boot the uncompressed vmlinux via its PVH entry (no setup code, no decompression)")
     p.add_argument("--memory", type=int, default=256, metavar="MB")
     p.add_argument("--cpus", type=int, default=1)
     p.add_argument("--timeout", type=float, default=120.0, metavar="S")
@@ -65,7 +67,8 @@ def boot(argv: list[str]) -> int:
         on_line = (lambda ln: print(f"{ln.t:8.3f}  {ln.text}", file=sys.stderr)) if args.console else None
         with _status(f"booting {machine}", quiet=args.json or args.console):
             report = boot_vm(args.workload or DEFAULT_WORKLOAD, machine, args.accel, args.services,
-                             args.kernel, args.memory, args.cpus, args.timeout, on_line=on_line)
+                             args.kernel, args.memory, args.cpus, args.timeout, on_line=on_line,
+                             pvh=args.pvh)
         reports.append(report)
         if not args.json:
             _print_timeline(report)
@@ -109,7 +112,8 @@ def _print_timeline(report) -> None:
         rows.append([phase.name, f"{phase.start:.3f}", f"{phase.seconds:.3f}", f"{share:.1f}%", guest,
                      f"{phase.begins} → {phase.ends} ({phase.source})"])
     machine = tl.info.get("machine")
-    table(f"{machine} via {report.decision.accel.upper()}: {tl.wall:.3f} s to exit",
+    entry = " (PVH direct boot)" if tl.info.get("kernel_entry") == "pvh" else ""
+    table(f"{machine}{entry} via {report.decision.accel.upper()}: {tl.wall:.3f} s to exit",
           ["phase", "start s", "seconds", "share", "guest clock s", "evidence"], rows)
     print(f"accelerator: {report.decision.accel} ({report.decision.reason})")
     print(f"phases sum {tl.total:.3f} s, wall {tl.wall:.3f} s; QEMU peak RSS {_mib(tl.peak_rss)}, "

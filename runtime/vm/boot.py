@@ -80,13 +80,21 @@ def initrd_file(workload: str, services: int = 0, init: str | None = None) -> It
 def boot(workload: str = DEFAULT_WORKLOAD, machine: str = "microvm", accel: str = "auto", services: int = 0,
          kernel_path: str | None = None, memory_mb: int = 256, cpus: int = 1, timeout: float = 120.0,
          stall: float | None = 30.0, init: str | None = None, on_line=None, probe=None, cache=None,
-         extra: list[str] | None = None) -> BootReport:
-    """Boot one VM running ``workload`` (a ``sh`` command string) and return its timeline."""
+         extra: list[str] | None = None, pvh: bool = False) -> BootReport:
+    """Boot one VM running ``workload`` (a ``sh`` command string) and return its timeline.
+
+    ``pvh`` boots the kernel's uncompressed ELF through its PVH entry point (see vmlinux.py):
+    no real-mode setup code, no self-decompression.
+    """
     if machine not in qemu.MACHINES:
         raise UsageError(f"unknown machine '{machine}' (choose {', '.join(qemu.MACHINES)})")
     prep = {}
     t = time.perf_counter()
     k = kernel.resolve(kernel_path, cache)
+    if pvh:
+        from runtime.vm import vmlinux
+
+        k = vmlinux.for_kernel(k, cache)
     prep["kernel"] = time.perf_counter() - t
     t = time.perf_counter()
     decision = accel_mod.decide(accel, probe) if probe else accel_mod.decide(accel)
@@ -97,5 +105,6 @@ def boot(workload: str = DEFAULT_WORKLOAD, machine: str = "microvm", accel: str 
         spec = qemu.Spec(k.path, initrd, machine, decision.accel, memory_mb, cpus, extra=list(extra or []))
         result = qemu.run(spec, timeout=timeout, stall=stall, on_line=on_line)
     result.timeline.info["accel_reason"] = decision.reason
+    result.timeline.info["kernel_entry"] = "pvh" if pvh else "bzimage"
     return BootReport(result.timeline, decision, k, result.command, result.lines, prep, size, workload,
                       services)

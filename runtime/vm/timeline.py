@@ -220,8 +220,12 @@ def label(prev: Event, cur: Event) -> str:
              "exit": "poweroff + qemu exit"}
     if cur.name == "setup" and prev.name == "spawn":
         return "qemu start-up + firmware"
+    # No setup-code banner before the kernel entry: a PVH direct boot (no setup code, nothing to
+    # decompress), unless someone passed edd=off to a bzImage.
     if cur.name == "kernel-entry" and prev.name == "spawn":
-        return "qemu start-up + firmware + decompression"
+        return "qemu start-up + kernel load (direct entry)"
+    if cur.name == "kernel-entry" and prev.name in ("firmware", "loader"):
+        return "loader → kernel entry (direct, no decompression)"
     if cur.name in fixed:
         return fixed[cur.name]
     mark = cur.name.removeprefix("mark:")

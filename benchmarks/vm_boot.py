@@ -11,6 +11,7 @@ What it answers, each from runs done side by side in the same invocation:
 * **boot time and memory per machine type** (microvm, pc, q35): median time to exit and to the
   workload marker, QEMU's peak RSS/PSS, and the accelerator that was used.
 * **what a distro-like userspace adds**: time to the workload with and without the services stage.
+* **what the bzImage's own setup and decompression cost**: the same kernel booted via PVH.
 * **"a VM can be fast when the guest is tiny"**: pyvmm's whole real-mode VM (open /dev/kvm, create
   VM and vCPU, run 19 exits, tear down) against fork+exec of ``/bin/true`` on the same host.
 
@@ -165,11 +166,33 @@ def services_cost(machine: str = "microvm", runs: int = 3, kernel: str | None = 
             "services_cost_s": distro_m - bare_m}
 
 
+def pvh_vs_bzimage(machine: str = "microvm", runs: int = 3, kernel: str | None = None,
+                   accel: str = "auto") -> dict:
+    """The same kernel booted as a bzImage (setup code + self-decompression) and via PVH, interleaved."""
+    from runtime.vm import vmlinux
+
+    k = kernel_mod.resolve(kernel)
+    elf = vmlinux.for_kernel(k)
+    decision = accel_mod.decide(accel)
+    out: dict[str, dict[str, list[float]]] = {name: {"entry": [], "wall": []} for name in ("bzimage", "pvh")}
+    with initrd_file(WORKLOAD) as (initrd, _):
+        for _ in range(runs):
+            for name, path in (("bzimage", k.path), ("pvh", elf.path)):
+                t = qemu.run(qemu.Spec(path, initrd, machine, decision.accel)).timeline
+                out[name]["entry"].append(t.event("kernel-entry").t)
+                out[name]["wall"].append(t.wall)
+    med = {n: {f"{m}_median_s": statistics.median(v) for m, v in d.items()} for n, d in out.items()}
+    return {"machine": machine, "accel": decision.accel, "runs": out, **med,
+            "entry_saved_s": med["bzimage"]["entry_median_s"] - med["pvh"]["entry_median_s"]}
+
+
 def run_all(runs: int = 3, machines=qemu.MACHINES, kernel: str | None = None, accel: str = "auto",
             tiny_runs: int = 50, services: bool = True) -> dict:
+    """Everything above; ``services=False`` skips the two extra comparisons (services, PVH)."""
     per_machine = [launcher_vs_bare(m, runs, kernel, accel) for m in machines]
     return {"host": host(), "anchors": ANCHORS, "machines": per_machine, "pyvmm": pyvmm_tiny(tiny_runs),
             "services": services_cost(machines[0], runs, kernel, accel) if services else None,
+            "pvh": pvh_vs_bzimage(machines[0], runs, kernel, accel) if services else None,
             "max_overhead": max(r["overhead"] for r in per_machine)}
 
 
@@ -225,6 +248,12 @@ def summary(results: dict) -> str:
         lines.append(f"{sv['machine']} to workload: {sv['no_services_median_s']:.3f} s bare init, "
                      f"{sv['services_median_s']:.3f} s with {len(sv['services'])} distro-like services "
                      f"(+{sv['services_cost_s'] * 1e3:.0f} ms)")
+    pvh = results.get("pvh")
+    if pvh:
+        lines.append(f"{pvh['machine']} kernel entry: bzImage {pvh['bzimage']['entry_median_s']:.3f} s, "
+                     f"PVH {pvh['pvh']['entry_median_s']:.3f} s (setup + decompression saved: "
+                     f"{pvh['entry_saved_s'] * 1e3:.0f} ms); to exit "
+                     f"{pvh['bzimage']['wall_median_s']:.3f} s vs {pvh['pvh']['wall_median_s']:.3f} s")
     t = results["pyvmm"]
     lines.append(f"pyvmm tiny VM {t['vm_median_ms']:.2f} ms ({t['exits']}), fork+exec /bin/true "
                  f"{t['fork_exec_median_ms']:.2f} ms: ratio {t['vm_over_fork_exec']:.2f} "

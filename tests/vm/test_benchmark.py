@@ -11,7 +11,7 @@ from benchmarks import vm_boot
 @pytest.mark.busybox
 @pytest.mark.kvm
 @pytest.mark.slow
-def test_vm_boot_benchmark_runs_side_by_side(benchmark, guest_kernel, tmp_path, fonts_loaded,
+def test_vm_boot_benchmark_runs_side_by_side(benchmark, guest_kernel, vmvc_root, tmp_path, fonts_loaded,
                                             no_leaks):
     results = benchmark.pedantic(vm_boot.run_all, kwargs={
         "runs": 1, "machines": ("microvm",), "kernel": guest_kernel.path, "accel": "tcg", "tiny_runs": 3,
@@ -27,7 +27,11 @@ def test_vm_boot_benchmark_runs_side_by_side(benchmark, guest_kernel, tmp_path, 
     assert results["pyvmm"]["exits"] == {"io": 18, "hlt": 1} and results["pyvmm"]["runs"] == 3
     sv = results["services"]
     assert len(sv["to_workload_s"]["0"]) == len(sv["to_workload_s"]["8"]) == 1 and "httpd" in sv["services"]
-    assert "microvm" in vm_boot.summary(results) and "distro-like services" in vm_boot.summary(results)
+    pvh = results["pvh"]
+    assert len(pvh["runs"]["pvh"]["entry"]) == 1 and pvh["entry_saved_s"] == (
+        pvh["bzimage"]["entry_median_s"] - pvh["pvh"]["entry_median_s"])
+    text = vm_boot.summary(results)
+    assert "microvm" in text and "distro-like services" in text and "PVH" in text
     png = vm_boot.plot(results, str(tmp_path / "vm_boot.png"))
     with open(png, "rb") as f:
         assert f.read(4) == b"\x89PNG"

@@ -3,6 +3,7 @@
 The VM path, one module per step::
 
     kernel.py      fetch/cache/verify the guest kernel (sha256 on every use)
+    vmlinux.py     the ELF inside the bzImage, for PVH direct boot (no setup code, no decompression)
     initramfs.py   busybox + a timed /init, written as newc cpio + gzip in pure Python
     accel.py       KVM or TCG, decided from evidence in milliseconds, with the reason
     qemu.py        the launcher: command line, console capture, hang/KVM-error watch, no leftovers

@@ -92,7 +92,7 @@ class SpawnerClient:
     def connect(self, launch: bool = True) -> socket.socket:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            sock.connect(str(self.table.socket_path))
+            sock.connect(self.table.socket_path)
             return sock
         except (FileNotFoundError, ConnectionRefusedError):
             sock.close()
@@ -112,7 +112,9 @@ class SpawnerClient:
         """Start this root's spawner and wait until it serves (or find that one already does)."""
         r, w = os.pipe()
         log = os.open(
-            self.table.root / "spawner.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600
+            os.path.join(self.table.root, "spawner.log"),
+            os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
+            0o600,
         )
         pid = os.fork()
         if pid == 0:
@@ -126,7 +128,7 @@ class SpawnerClient:
                     os.set_inheritable(w, True)
                     os.execv(
                         sys.executable,
-                        [sys.executable, "-m", "runtime.containers.spawner", str(self.table.root), str(w)],
+                        [sys.executable, "-m", "runtime.containers.spawner", self.table.root, str(w)],
                     )
             finally:
                 os._exit(0)
@@ -142,11 +144,13 @@ class SpawnerClient:
             if self.alive():
                 return
             time.sleep(0.01)
-        raise VmvcError(f"the container spawner did not start (see {self.table.root / 'spawner.log'})")
+        raise VmvcError(
+            f"the container spawner did not start (see {os.path.join(self.table.root, 'spawner.log')})"
+        )
 
-    def session(self, msg: dict, launch: bool = True) -> Session:
+    def session(self, msg: dict, launch: bool = True, retry: bool = True) -> Session:
         sock = self.connect(launch=launch)
-        sock.sendall(wire.message(msg))
+        sock.sendall(wire.message({**msg, "v": wire.PROTOCOL}))
         decoder = wire.Decoder()
         while True:
             data = sock.recv(65536)
@@ -156,7 +160,17 @@ class SpawnerClient:
             frames = decoder.feed(data)
             for i, (kind, payload) in enumerate(frames):
                 if kind == wire.JSON:
-                    return Session(sock, wire.decode_json(payload), decoder, frames[i + 1 :])
+                    reply = wire.decode_json(payload)
+                    if reply.get("restart") and retry:  # an older spawner made way for ours
+                        sock.close()
+                        self._wait_gone()
+                        return self.session(msg, launch=launch, retry=False)
+                    return Session(sock, reply, decoder, frames[i + 1 :])
+
+    def _wait_gone(self, seconds: float = 10.0) -> None:
+        deadline = time.monotonic() + seconds
+        while os.path.exists(self.table.socket_path) and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def request(self, msg: dict, launch: bool = True) -> dict:
         with self.session(msg, launch=launch) as s:

@@ -15,59 +15,32 @@ object starts on first use.
 from __future__ import annotations
 
 import os
-import random
-from dataclasses import dataclass
-from pathlib import Path
 
-from runtime.containers import logs as logfile
 from runtime.containers.client import Session, SpawnerClient
-from runtime.containers.spec import Spec, etc_files, process
-from runtime.containers.state import RUNNING, Containers, Record, now, write_json
+from runtime.containers.spec import Spec
+from runtime.containers.state import RUNNING, Containers, Record
 from runtime.errors import Conflict, NotFound, VmvcError
 
-_ADJECTIVES = (
-    "brave",
-    "calm",
-    "eager",
-    "fast",
-    "gentle",
-    "happy",
-    "keen",
-    "lucid",
-    "nimble",
-    "quiet",
-    "sharp",
-    "tidy",
-    "vivid",
-    "witty",
-    "zen",
-)
-_NAMES = (
-    "babbage",
-    "curie",
-    "dijkstra",
-    "euler",
-    "hopper",
-    "kernighan",
-    "lamport",
-    "lovelace",
-    "noether",
-    "ritchie",
-    "shannon",
-    "thompson",
-    "torvalds",
-    "turing",
-    "wirth",
-)
 
-
-@dataclass
 class RunResult:
-    id: str
-    exit_code: int
-    oom_killed: bool
-    stdout: bytes
-    stderr: bytes
+    """What :meth:`Engine.run` returns: the id, exit code, OOMKilled and the captured output."""
+
+    __slots__ = ("id", "exit_code", "oom_killed", "stdout", "stderr")
+
+    def __init__(self, id: str, exit_code: int, oom_killed: bool, stdout: bytes, stderr: bytes) -> None:
+        self.id, self.exit_code, self.oom_killed, self.stdout, self.stderr = (
+            id,
+            exit_code,
+            oom_killed,
+            stdout,
+            stderr,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"RunResult(id={self.id[:12]!r}, exit_code={self.exit_code}, oom_killed={self.oom_killed}, "
+            f"stdout={self.stdout[:60]!r}, stderr={self.stderr[:60]!r})"
+        )
 
 
 def _checked(session: Session) -> Session:
@@ -79,10 +52,14 @@ def _checked(session: Session) -> Session:
 
 
 def _raise(reply: dict) -> dict:
+    """A spawner reply, or the error it carries raised as the same kind of VmvcError."""
     if "error" in reply:
         code = reply.get("code", 125)
-        if code == 409:
+        kind = {"NotFound": NotFound, "Conflict": Conflict}.get(reply.get("kind", ""))
+        if code == 409 or kind is Conflict:
             raise Conflict(reply["error"])
+        if kind is NotFound:
+            raise NotFound(reply["error"])
         raise VmvcError(reply["error"], exit_code=code if code < 256 else 125)
     return reply
 
@@ -93,64 +70,15 @@ class Engine:
             from runtime import paths
 
             root = paths.subdir("containers")
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = os.fspath(root)
+        os.makedirs(self.root, exist_ok=True)
         self.table = Containers(self.root)
         self.spawner = SpawnerClient(self.table)
 
     # -- create / remove --------------------------------------------------------------------------
-    def _images(self):
-        from runtime.images import open_store
-
-        return open_store(self.root.parent / "images")
-
     def create(self, spec: Spec) -> str:
         """Make a container (nothing runs yet); returns its id. Nothing is left behind on error."""
-        store = self._images()
-        image = store.resolve(spec.image)
-        proc = process(spec, image.config)
-        cid = self.table.new_id()
-        name = spec.name or f"{random.choice(_ADJECTIVES)}_{random.choice(_NAMES)}_{cid[:4]}"
-        self.table.reserve_name(name, cid)
-        d = self.table.dir(cid)
-        try:
-            d.mkdir()
-            (d / "work").mkdir()
-            hostname = spec.hostname or cid[:12]
-            if spec.network != "host":
-                os.makedirs(d / "upper/etc")
-                for rel, text in etc_files(hostname).items():
-                    with open(d / "upper" / rel, "w") as f:
-                        f.write(text)
-            else:
-                (d / "upper").mkdir()
-            config = {
-                "id": cid,
-                "name": name,
-                "created": now(),
-                "image": spec.image,
-                "image_id": image.id,
-                "layers": list(image.layer_dirs),
-                "process": proc,
-                "hostname": hostname,
-                "network": spec.network,
-                "tty": spec.tty,
-                "stdin": spec.stdin,
-                "auto_remove": spec.auto_remove,
-                "labels": dict(spec.labels),
-                "volumes": [
-                    {"host": v.host, "container": v.container, "readonly": v.readonly} for v in spec.volumes
-                ],
-                "limits": {"memory": spec.memory, "cpus": spec.cpus, "pids": spec.pids_limit},
-                "spec": spec.to_dict(),
-            }
-            write_json(d / "config.json", config)  # no state.json yet means "created"
-            store.hold(image.id, cid)
-        except BaseException:
-            self.table.delete(cid)
-            self.table.release_name(name, cid)
-            raise
-        return cid
+        return _raise(self.spawner.request({"op": "create", "spec": spec.to_dict()}))["id"]
 
     def remove(self, ref: str, force: bool = False) -> str:
         rec = self.get(ref)
@@ -167,11 +95,22 @@ class Engine:
 
     # -- reading ----------------------------------------------------------------------------------
     def get(self, ref: str) -> Record:
-        return self.table.get(ref)
+        rec = self.table.get(ref)
+        if rec.running and self._recovered():
+            rec = self.table.get(ref)
+        return rec
 
     def list(self, all: bool = False) -> list[Record]:
         records = self.table.all()
+        if any(r.running for r in records) and self._recovered():
+            records = self.table.all()
         return records if all else [r for r in records if r.running]
+
+    def _recovered(self) -> bool:
+        """Records say "running" but no spawner is alive: it crashed, so clean up after it now."""
+        from runtime.containers.recovery import recover_if_orphaned
+
+        return recover_if_orphaned(self.table)
 
     def inspect(self, ref: str) -> dict:
         from runtime.containers.inspect import inspect
@@ -180,8 +119,10 @@ class Engine:
 
     def logs(self, ref: str, follow: bool = False, tail: int | None = None):
         """json-file entries (``{"log", "stream", "time"}``); with ``follow`` until the container stops."""
+        from runtime.containers import logs as logfile
+
         rec = self.get(ref)
-        path = str(self.table.log_path(rec.id))
+        path = self.table.log_path(rec.id)
         if not follow:
             return iter(logfile.read(path, tail))
 
@@ -225,16 +166,10 @@ class Engine:
         return _checked(self.spawner.session({"op": "attach", "id": rec.id, "wait_start": wait_start}))
 
     def run(self, spec: Spec, capture: bool = True) -> RunResult:
-        """create + start + wait, collecting output; ``--rm`` containers are gone when it returns."""
-        cid = self.create(spec)
-        try:
-            session = self.start(cid, attach=True)
-        except VmvcError:
-            if spec.auto_remove:
-                self._forget(cid)
-            raise
+        """create + start + wait in one request, collecting output; ``--rm`` containers are gone
+        when it returns."""
         out, err = bytearray(), bytearray()
-        with session:
+        with self.run_session(spec) as session:
             for kind, payload in session.frames():
                 if capture and kind == 1:
                     out += payload
@@ -242,13 +177,11 @@ class Engine:
                     err += payload
         if session.exit_code is None:
             raise VmvcError("lost the connection to the container spawner")
-        return RunResult(cid, session.exit_code, session.oom_killed, bytes(out), bytes(err))
+        return RunResult(session.reply["id"], session.exit_code, session.oom_killed, bytes(out), bytes(err))
 
-    def _forget(self, cid: str) -> None:
-        try:
-            self.table.delete(cid)
-        except OSError:
-            pass
+    def run_session(self, spec: Spec, attach: bool = True) -> Session:
+        """create + start as one request to the spawner; the session streams output until the exit."""
+        return _checked(self.spawner.session({"op": "run", "spec": spec.to_dict(), "attach": attach}))
 
     def wait(self, ref: str, condition: str = "not-running") -> int:
         cid = self.table.resolve(ref)
@@ -336,7 +269,7 @@ class Engine:
         import time
 
         for _ in range(500):  # the spawner removes its socket on the way out
-            if not self.table.socket_path.exists():
+            if not os.path.exists(self.table.socket_path):
                 return
             time.sleep(0.01)
 

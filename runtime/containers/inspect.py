@@ -77,8 +77,8 @@ def inspect(rec: Record, table: Containers) -> dict:
             "Name": "overlay2",
             "Data": {
                 "LowerDir": ":".join(c["layers"]),
-                "UpperDir": str(table.dir(rec.id) / "upper"),
-                "WorkDir": str(table.dir(rec.id) / "work"),
+                "UpperDir": table.dir(rec.id, "upper"),
+                "WorkDir": table.dir(rec.id, "work"),
             },
         },
         "Vmvc": {"Cgroup": s.get("cgroup", ""), "Network": c["network"]},

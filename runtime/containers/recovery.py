@@ -9,7 +9,30 @@ deleted. Overlay mounts lived only in the containers' own mount namespaces, so t
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
+
 from runtime.containers.state import EXITED, RUNNING, Containers, now
+
+
+def recover_if_orphaned(table: Containers) -> bool:
+    """If no spawner holds this root's lock, recover now (under the lock); True if it did.
+
+    Lets ``ps``/``inspect`` after a crash show the truth without starting a spawner.
+    """
+    fd = os.open(table.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # a live spawner owns the root
+        from runtime import cgroups
+
+        recover(table, cgroups.manager())
+        return True
+    finally:
+        os.close(fd)
 
 
 def recover(table: Containers, cg) -> list[str]:
@@ -40,8 +63,7 @@ def recover(table: Containers, cg) -> list[str]:
             table.delete(rec.id)
     for name in cg.names(table.cgroup_prefix()):
         cg.remove(name)
-    for leftover in table.root.glob(".rm-*"):
-        import shutil
-
-        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in os.listdir(table.root):
+        if leftover.startswith(".rm-"):
+            shutil.rmtree(os.path.join(table.root, leftover), ignore_errors=True)
     return fixed

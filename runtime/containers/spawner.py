@@ -37,11 +37,15 @@ import time
 
 from runtime import cgroups
 from runtime.containers import init, recovery, wire
+from runtime.containers.create import create
 from runtime.containers.logs import LogWriter
+from runtime.containers.spec import Spec
 from runtime.containers.state import EXITED, RUNNING, Containers, now
+from runtime.images import open_store
 from runtime.linux.syscalls import CLONE_NEWPID, syscalls
 
 IDLE_EXIT_SECONDS = 600.0
+TRACE = bool(os.environ.get("VMVC_TRACE"))  # phase timings of every start/exit on stderr (spawner.log)
 STEM_READY_TIMEOUT = 10.0
 
 
@@ -194,6 +198,7 @@ class Spawner:
         self.table = Containers(root)
         self.sys = syscalls()
         self.cg = cgroups.manager()
+        self.images = open_store(self.table.images_root)
         self.sel = selectors.DefaultSelector()
         self.prefix = self.table.cgroup_prefix()
         self.own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
@@ -209,13 +214,12 @@ class Spawner:
         self.running = True
         self.last_activity = time.monotonic()
         self._seq = 0
+        self.marks: list[tuple[str, float]] = []
 
     # -- lifetime ---------------------------------------------------------------------------------
     def serve(self, ready_fd: int | None = None) -> None:
-        lock = os.open(self.table.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        lock = self._lock()
+        if lock is None:
             return  # another spawner owns this root
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # raise soft up to hard, never above
@@ -223,7 +227,7 @@ class Spawner:
             signal.signal(sig, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, self._on_sigterm)
         recovery.recover(self.table, self.cg)
-        path = str(self.table.socket_path)
+        path = self.table.socket_path
         try:
             os.unlink(path)
         except FileNotFoundError:
@@ -251,6 +255,30 @@ class Spawner:
             except FileNotFoundError:
                 pass
             os.close(lock)
+
+    def _lock(self, seconds: float = 10.0) -> int | None:
+        """Take the root's lock; None if a live spawner has it. (A client recovering after a crash
+        holds it briefly: wait for that.)"""
+        fd = os.open(self.table.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                pass
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(self.table.socket_path)
+                alive = True
+            except OSError:
+                alive = False
+            finally:
+                probe.close()
+            if alive or time.monotonic() > deadline:
+                os.close(fd)
+                return None
+            time.sleep(0.01)
 
     def _on_sigterm(self, *_):
         self.running = False
@@ -329,6 +357,7 @@ class Spawner:
 
     # -- stems ------------------------------------------------------------------------------------
     def _fork_stem(self) -> None:
+        self.mark("stem fork")
         name = self.prefix + os.urandom(6).hex()
         self.cg.create(name)
         procs = self.cg.procs_files(name)
@@ -388,6 +417,12 @@ class Spawner:
             pass
         os._exit(code)
 
+    def _refill(self) -> None:
+        try:
+            self._fork_stem()
+        except OSError as e:  # try again when idle
+            print(f"spawner: could not fork a stem: {e}", file=sys.stderr, flush=True)
+
     def _take_stem(self) -> Stem:
         for _ in range(2):
             if self.stem is None:
@@ -424,6 +459,9 @@ class Spawner:
         if kind == wire.JSON:
             msg = wire.decode_json(payload)
             op = msg.get("op")
+            if op and msg.get("v") != wire.PROTOCOL:
+                self._other_version(conn, msg)
+                return
             handler = getattr(self, f"op_{op}", None) if op else None
             if handler is None:
                 if "resize" in msg and conn.proc is not None and conn.proc.master is not None:
@@ -437,7 +475,8 @@ class Spawner:
             try:
                 handler(conn, msg)
             except Exception as e:  # a bad request must not take the spawner down
-                conn.reply({"error": str(e) or type(e).__name__, "code": 125})
+                code = getattr(e, "exit_code", 125)
+                conn.reply({"error": str(e) or type(e).__name__, "code": code, "kind": type(e).__name__})
                 conn.finish()
         elif kind == wire.STDIN and conn.proc is not None:
             if payload:
@@ -445,8 +484,23 @@ class Spawner:
             else:
                 conn.proc.close_stdin()
 
+    def _other_version(self, conn: Conn, msg: dict) -> None:
+        """A client of another vmvc version: make way for its spawner if no container would die."""
+        if self.boxes:
+            conn.reply(
+                {
+                    "error": f"a vmvc spawner of another version (pid {os.getpid()}) is running "
+                    f"{len(self.boxes)} container(s); stop them, then retry",
+                    "code": 125,
+                }
+            )
+        else:
+            conn.reply({"error": "spawner version changed", "restart": True})
+            self.running = False
+        conn.finish()
+
     def op_ping(self, conn: Conn, msg: dict) -> None:
-        conn.reply({"ok": True, "pid": os.getpid(), "running": len(self.boxes)})
+        conn.reply({"ok": True, "pid": os.getpid(), "running": len(self.boxes), "v": wire.PROTOCOL})
         conn.finish()
 
     def op_shutdown(self, conn: Conn, msg: dict) -> None:
@@ -455,10 +509,32 @@ class Spawner:
         conn.finish()
         self.running = False
 
+    def op_create(self, conn: Conn, msg: dict) -> None:
+        cid = create(self.table, Spec.from_dict(msg["spec"]), self.images)
+        conn.reply({"ok": True, "id": cid})
+        conn.finish()
+
+    def mark(self, what: str) -> None:
+        if TRACE:
+            self.marks.append((what, time.perf_counter()))
+            if what in ("replied", "exit handled"):
+                t0 = self.marks[0][1]
+                print(
+                    " ".join(f"{w}={1000 * (t - t0):.2f}" for w, t in self.marks), file=sys.stderr, flush=True
+                )
+                self.marks = []
+
+    def op_run(self, conn: Conn, msg: dict) -> None:
+        """create + start in one round trip (``vmvc run``, :meth:`Engine.run`)."""
+        self.mark("request")
+        cid = create(self.table, Spec.from_dict(msg["spec"]), self.images)
+        self.mark("created")
+        self.op_start(conn, {"id": cid, "attach": msg.get("attach", True)})
+
     def op_start(self, conn: Conn, msg: dict) -> None:
         cid = msg["id"]
         if cid in self.boxes:
-            conn.reply({"ok": True, "not_modified": True})
+            conn.reply({"ok": True, "id": cid, "not_modified": True})
             conn.finish()
             return
         rec = self.table.load(cid)
@@ -471,7 +547,24 @@ class Spawner:
             self.cg.set_limits(stem.cgroup, limits)
             stem.ctl.settimeout(None)
             stem.ctl.send(json.dumps(cfg).encode())
+            self.mark("config sent")
+            # while the stem builds the container (on the other CPU): record it as running, fork the next stem
+            self.table.write_state(
+                cid,
+                {
+                    **rec.state,
+                    "status": RUNNING,
+                    "pid": stem.pid,
+                    "cgroup": stem.cgroup,
+                    "started_at": now(),
+                    "exit_code": 0,
+                    "oom_killed": False,
+                    "error": "",
+                },
+            )
+            self._refill()
             outcome, master = _outcome(stem.ctl)
+            self.mark("exec done")
         except OSError as e:
             outcome = {"error": f"start failed: {e}", "code": 125}
         stem.ctl.close()
@@ -491,31 +584,19 @@ class Spawner:
             for fd in box.outs:
                 os.close(fd)
             box.outs = {master: wire.STDOUT}
-        box.log = LogWriter(str(self.table.log_path(cid)))
+        box.log = LogWriter(self.table.log_path(cid))
         self.boxes[cid] = box
         if "error" in outcome:
             self._on_exit(box, error=outcome)
-            conn.reply(outcome)
+            conn.reply({**outcome, "id": cid})
             conn.finish()
         else:
-            self.table.write_state(
-                cid,
-                {
-                    **rec.state,
-                    "status": RUNNING,
-                    "pid": stem.pid,
-                    "cgroup": stem.cgroup,
-                    "started_at": now(),
-                    "exit_code": 0,
-                    "oom_killed": False,
-                    "error": "",
-                },
-            )
             for fd in box.outs:
                 os.set_blocking(fd, False)
                 self.sel.register(fd, selectors.EVENT_READ, lambda mask, fd=fd, b=box: self._on_output(b, fd))
             self.sel.register(box.pidfd, selectors.EVENT_READ, lambda mask, b=box: self._on_exit(b))
-            conn.reply({"ok": True, "pid": stem.pid})
+            conn.reply({"ok": True, "id": cid, "pid": stem.pid})
+            self.mark("replied")
             attach = list(self.pending_attach.pop(cid, []))
             if msg.get("attach"):
                 attach.append(conn)
@@ -527,9 +608,9 @@ class Spawner:
     def _launch_config(self, config: dict) -> dict:
         d = self.table.dir(config["id"])
         return {
-            "rootfs": str(self.table.mountpoint),
-            "upper": str(d / "upper"),
-            "work": str(d / "work"),
+            "rootfs": self.table.mountpoint,
+            "upper": os.path.join(d, "upper"),
+            "work": os.path.join(d, "work"),
             "layers": config["layers"],
             "volumes": config["volumes"],
             "hostname": config["hostname"],
@@ -735,6 +816,7 @@ class Spawner:
         return code
 
     def _on_exit(self, box: Proc, error: dict | None = None) -> None:
+        self.mark("exit seen")
         code = self._reap(box)
         for ex in [e for e in self.execs.values() if e.cid == box.cid]:
             self._on_exec_exit(ex)
@@ -774,6 +856,7 @@ class Spawner:
         for conn in list(box.attached):
             conn.reply({"exit": code, "oom_killed": oom})
             conn.finish()
+        self.mark("exit handled")
         for conn, _ in self.waiters.pop(cid, []):
             conn.reply({"exit": code, "oom_killed": oom})
             conn.finish()

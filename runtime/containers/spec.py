@@ -7,51 +7,88 @@ Entrypoint/Cmd, Env merging, WorkingDir and User.
 
 from __future__ import annotations
 
-import re
-from dataclasses import asdict, dataclass, field
-
 from runtime.errors import VmvcError
 
 NETWORKS = ("private", "none", "host")
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([bkmgt]?)b?$", re.IGNORECASE)
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 MIN_MEMORY = 6 << 20  # docker's minimum
 
 
-@dataclass(frozen=True)
-class Volume:
-    """A bind mount ``host:container[:ro]``."""
+class Volume(tuple):
+    """A bind mount ``host:container[:ro]`` (a small tuple: no ``typing`` import on the run path)."""
 
-    host: str
-    container: str
-    readonly: bool = False
+    __slots__ = ()
+
+    def __new__(cls, host: str, container: str, readonly: bool = False):
+        return tuple.__new__(cls, (host, container, bool(readonly)))
+
+    host = property(lambda self: self[0])
+    container = property(lambda self: self[1])
+    readonly = property(lambda self: self[2])
+
+    def _asdict(self) -> dict:
+        return {"host": self[0], "container": self[1], "readonly": self[2]}
+
+    def __repr__(self) -> str:
+        return f"Volume({self[0]!r}, {self[1]!r}, readonly={self[2]!r})"
 
 
-@dataclass
+def valid_name(name: str) -> bool:
+    """docker's ``[a-zA-Z0-9][a-zA-Z0-9_.-]*``."""
+    return bool(name) and name[0] not in "_.-" and set(name) <= _NAME_CHARS
+
+
+# field -> default (a plain class, not a dataclass: ``vmvc run`` must not pay for importing dataclasses)
+FIELDS = {
+    "image": None,
+    "cmd": None,
+    "entrypoint": None,
+    "env": (),
+    "workdir": None,
+    "user": None,
+    "hostname": None,
+    "name": None,
+    "volumes": (),
+    "memory": None,
+    "cpus": None,
+    "pids_limit": None,
+    "network": "private",
+    "tty": False,
+    "stdin": False,
+    "auto_remove": False,
+    "labels": None,
+}
+
+
 class Spec:
-    image: str
-    cmd: list[str] | None = None  # None: the image's Cmd
-    entrypoint: list[str] | None = None  # None: the image's Entrypoint
-    env: list[str] = field(default_factory=list)
-    workdir: str | None = None
-    user: str | None = None
-    hostname: str | None = None
-    name: str | None = None
-    volumes: list[Volume] = field(default_factory=list)
-    memory: int | None = None
-    cpus: float | None = None
-    pids_limit: int | None = None
-    network: str = "private"
-    tty: bool = False
-    stdin: bool = False
-    auto_remove: bool = False
-    labels: dict[str, str] = field(default_factory=dict)
+    """A container request. ``cmd``/``entrypoint`` None mean the image's; limits None mean unlimited.
 
-    def __post_init__(self) -> None:
+    Fields: image, cmd, entrypoint, env (``["K=V"]``), workdir, user, hostname, name, volumes
+    (:class:`Volume`), memory (bytes), cpus, pids_limit, network (private, none, host), tty, stdin,
+    auto_remove (``--rm``), labels. Invalid values raise :class:`VmvcError` here, before anything exists.
+    """
+
+    __slots__ = tuple(FIELDS)
+
+    def __init__(self, image: str, cmd: list[str] | None = None, **kw) -> None:
+        unknown = set(kw) - set(FIELDS)
+        if unknown:
+            raise TypeError(f"unknown Spec fields: {', '.join(sorted(unknown))}")
+        for key, default in FIELDS.items():
+            setattr(self, key, kw.get(key, default))
+        self.image, self.cmd = image, list(cmd) if cmd is not None else None
+        self.env = list(self.env)
+        self.volumes = [Volume(*v) if not isinstance(v, Volume) else v for v in self.volumes]
+        self.labels = dict(self.labels or {})
+        self._validate()
+
+    def _validate(self) -> None:
+        if not self.image:
+            raise VmvcError("an image is required")
         if self.network not in NETWORKS:
             raise VmvcError(f"invalid network mode {self.network!r}: use one of {', '.join(NETWORKS)}")
-        if self.name is not None and not _NAME.match(self.name):
+        if self.name is not None and not valid_name(self.name):
             raise VmvcError(
                 f"Invalid container name ({self.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
             )
@@ -66,21 +103,39 @@ class Spec:
                 raise VmvcError(f"invalid volume {v.host}:{v.container}: both paths must be absolute")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = {key: getattr(self, key) for key in FIELDS}
+        out["volumes"] = [v._asdict() for v in self.volumes]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> Spec:
         data = dict(data)
-        data["volumes"] = [Volume(**v) for v in data.get("volumes", [])]
+        data["volumes"] = [
+            Volume(**v) if isinstance(v, dict) else Volume(*v) for v in data.get("volumes") or []
+        ]
         return cls(**data)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Spec) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k, d in FIELDS.items() if getattr(self, k) != d)
+        return f"Spec({fields})"
 
 
 def parse_memory(text: str, flag: str = "-m, --memory") -> int:
     """``"64m"`` -> 67108864, like docker's ``RAMInBytes`` (binary units)."""
-    m = _SIZE.match(text.strip())
-    if not m:
-        raise VmvcError(f'invalid argument "{text}" for "{flag}" flag: invalid size: \'{text}\'')
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    s = text.strip().lower()
+    if s.endswith("b") and len(s) > 1 and s[-2] in _UNITS:
+        s = s[:-1]  # "64mb" like "64m"
+    unit = s[-1:] if s[-1:] in _UNITS and s[-1:].isalpha() else ""
+    number = s[: len(s) - len(unit)].strip()
+    try:
+        if not number or not number.replace(".", "", 1).isdigit():
+            raise ValueError
+        return int(float(number) * _UNITS[unit])
+    except ValueError:
+        raise VmvcError(f'invalid argument "{text}" for "{flag}" flag: invalid size: \'{text}\'') from None
 
 
 def parse_cpus(text: str) -> float:

@@ -17,14 +17,10 @@ does, so there is one writer per phase and readers (``ps``, ``inspect``) never n
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import secrets
-import shutil
 import time
-from dataclasses import dataclass
-from pathlib import Path
+import zlib
 
 from runtime.errors import Conflict, NotFound
 
@@ -47,7 +43,7 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 10**9:09d}Z"
 
 
-def write_json(path: Path | str, data: dict) -> None:
+def write_json(path: str, data: dict) -> None:
     """Write-then-rename: readers see the old or the new file, never half of one."""
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as f:
@@ -55,17 +51,18 @@ def write_json(path: Path | str, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def read_json(path: Path | str) -> dict:
+def read_json(path: str) -> dict:
     with open(path) as f:
         return json.load(f)
 
 
-@dataclass
 class Record:
     """One container as stored: its config (fixed) and its state (changing)."""
 
-    config: dict
-    state: dict
+    __slots__ = ("config", "state")
+
+    def __init__(self, config: dict, state: dict) -> None:
+        self.config, self.state = config, state
 
     @property
     def id(self) -> str:
@@ -87,35 +84,39 @@ class Record:
 class Containers:
     """The on-disk table of containers under one state root."""
 
-    def __init__(self, root: Path | str) -> None:
-        self.root = Path(root)
-        self.names_dir = self.root / "names"
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = os.fspath(root)  # plain strings: ``vmvc run`` does not import pathlib
+        self.names_dir = os.path.join(self.root, "names")
 
     # -- paths ----------------------------------------------------------------------------------
-    def dir(self, cid: str) -> Path:
-        return self.root / cid
+    def dir(self, cid: str, *parts: str) -> str:
+        return os.path.join(self.root, cid, *parts)
 
-    def log_path(self, cid: str) -> Path:
-        return self.root / cid / f"{cid}-json.log"
+    def log_path(self, cid: str) -> str:
+        return os.path.join(self.root, cid, f"{cid}-json.log")
 
     @property
-    def mountpoint(self) -> Path:
-        path = self.root / ".rootfs"
-        if not path.is_dir():
-            path.mkdir(exist_ok=True)
+    def mountpoint(self) -> str:
+        path = os.path.join(self.root, ".rootfs")
+        os.makedirs(path, exist_ok=True)
         return path
 
     @property
-    def socket_path(self) -> Path:
-        return self.root / "spawner.sock"
+    def images_root(self) -> str:
+        """The image store beside this containers dir (``$VMVC_ROOT/images``)."""
+        return os.path.join(os.path.dirname(self.root.rstrip("/")), "images")
 
     @property
-    def lock_path(self) -> Path:
-        return self.root / "spawner.lock"
+    def socket_path(self) -> str:
+        return os.path.join(self.root, "spawner.sock")
+
+    @property
+    def lock_path(self) -> str:
+        return os.path.join(self.root, "spawner.lock")
 
     def cgroup_prefix(self) -> str:
         """``vmvc-<tag>-``: cgroups of this state root (two roots never touch each other's)."""
-        return "vmvc-" + hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:8] + "-"
+        return f"vmvc-{zlib.crc32(os.path.realpath(self.root).encode()):08x}-"
 
     # -- reading --------------------------------------------------------------------------------
     def ids(self) -> list[str]:
@@ -127,11 +128,11 @@ class Containers:
     def load(self, cid: str) -> Record:
         d = self.dir(cid)
         try:
-            config = read_json(d / "config.json")
+            config = read_json(os.path.join(d, "config.json"))
         except FileNotFoundError:
             raise NotFound(f"No such container: {cid}") from None
         try:
-            state = read_json(d / "state.json")
+            state = read_json(os.path.join(d, "state.json"))
         except FileNotFoundError:
             state = dict(INITIAL)
         return Record(config, state)
@@ -149,7 +150,8 @@ class Containers:
         """A name, full id or unique id prefix -> full id."""
         ref = ref.lstrip("/")
         try:
-            return (self.names_dir / ref).read_text()
+            with open(os.path.join(self.names_dir, ref)) as f:
+                return f.read()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError, OSError):
             pass
         if ref and all(c in "0123456789abcdef" for c in ref):
@@ -165,14 +167,15 @@ class Containers:
 
     # -- writing --------------------------------------------------------------------------------
     def new_id(self) -> str:
-        return secrets.token_hex(32)
+        return os.urandom(32).hex()
 
     def reserve_name(self, name: str, cid: str) -> None:
-        self.names_dir.mkdir(parents=True, exist_ok=True)
+        os.makedirs(self.names_dir, exist_ok=True)
         try:
-            fd = os.open(self.names_dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = os.open(os.path.join(self.names_dir, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
-            owner = (self.names_dir / name).read_text()
+            with open(os.path.join(self.names_dir, name)) as f:
+                owner = f.read()
             raise Conflict(
                 f'Conflict. The container name "/{name}" is already in use by container '
                 f'"{owner}". You have to remove (or rename) that container to be able to '
@@ -182,15 +185,17 @@ class Containers:
             f.write(cid)
 
     def release_name(self, name: str, cid: str) -> None:
-        path = self.names_dir / name
+        path = os.path.join(self.names_dir, name)
         try:
-            if path.read_text() == cid:
-                path.unlink()
+            with open(path) as f:
+                owner = f.read()
+            if owner == cid:
+                os.unlink(path)
         except FileNotFoundError:
             pass
 
     def write_state(self, cid: str, state: dict) -> None:
-        write_json(self.dir(cid) / "state.json", state)
+        write_json(self.dir(cid, "state.json"), state)
 
     def delete(self, cid: str) -> None:
         """Forget a container: its name, its image hold, its directory (upper layer and logs)."""
@@ -198,11 +203,11 @@ class Containers:
         if trash:
             self.purge(trash)
 
-    def forget(self, cid: str) -> Path | None:
+    def forget(self, cid: str) -> str | None:
         """The fast half of :meth:`delete`: release name and image, rename the directory away.
         Returns the renamed directory for :meth:`purge`."""
         try:
-            config = read_json(self.dir(cid) / "config.json")
+            config = read_json(self.dir(cid, "config.json"))
         except FileNotFoundError:
             config = {}
         if config.get("name"):
@@ -210,13 +215,17 @@ class Containers:
         if config.get("image_id"):
             from runtime.images import open_store
 
-            open_store(self.root.parent / "images").release(config["image_id"], cid)
-        trash = self.root / f".rm-{cid}"  # rename first: a half-deleted dir never looks like a container
+            open_store(self.images_root).release(config["image_id"], cid)
+        trash = os.path.join(
+            self.root, f".rm-{cid}"
+        )  # rename first: a half-deleted dir never looks like a container
         try:
             os.rename(self.dir(cid), trash)
         except FileNotFoundError:
             return None
         return trash
 
-    def purge(self, trash: Path) -> None:
+    def purge(self, trash: str) -> None:
+        import shutil
+
         shutil.rmtree(trash, ignore_errors=True)

@@ -11,6 +11,7 @@ import json
 import struct
 
 STDIN, STDOUT, STDERR, JSON = 0, 1, 2, ord("J")
+PROTOCOL = 2  # every request carries it as "v"; a spawner of another version steps aside
 HEADER = struct.Struct(">BI")
 
 

@@ -183,5 +183,5 @@ def test_state_on_disk_lets_a_new_engine_see_everything(engine):
     engine.start(cid)
     other = Engine()
     assert other.inspect("persist")["State"]["Running"]
-    assert os.path.exists(other.table.dir(cid) / "state.json")
+    assert os.path.exists(other.table.dir(cid, "state.json"))
     other.remove("persist", force=True)

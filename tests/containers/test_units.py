@@ -222,3 +222,56 @@ def test_signal_names():
     assert signal_number("TERM") == 15 and signal_number("SIGKILL") == 9 and signal_number("9") == 9
     with pytest.raises(ValueError):
         signal_number("NOPE")
+
+
+def test_run_flags_parse_like_docker():
+    from runtime.cli.containers import parse_run_args
+
+    a = parse_run_args(
+        "vmvc run",
+        [
+            "-it",
+            "--rm",
+            "-e",
+            "A=1",
+            "-eB=2",
+            "--name=web",
+            "-m",
+            "64m",
+            "-v",
+            "/a:/b:ro",
+            "--net",
+            "host",
+            "--pids-limit",
+            "50",
+            "busybox",
+            "sh",
+            "-c",
+            "echo -e x",
+        ],
+    )
+    assert (a.interactive, a.tty, a.rm, a.detach) == (True, True, True, False)
+    assert a.env == ["A=1", "B=2"] and a.name == "web" and a.memory == "64m" and a.volume == ["/a:/b:ro"]
+    assert a.network == "host" and a.pids_limit == 50
+    assert (a.image, a.command) == ("busybox", ["sh", "-c", "echo -e x"])
+    b = parse_run_args("vmvc run", ["-d", "--", "busybox"])
+    assert b.detach and b.image == "busybox" and b.command == [] and b.network == "private"
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--bogus", "x"], "unknown flag: --bogus"),
+        (["-dz", "x"], "unknown shorthand flag: 'z' in -dz"),
+        (["--name"], "flag needs an argument"),
+        ([], "requires at least 1"),
+        (["--pids-limit", "x", "i"], "not an integer"),
+    ],
+)
+def test_run_flag_errors_exit_125(argv, message, capsys):
+    from runtime.cli.containers import parse_run_args
+
+    with pytest.raises(SystemExit) as e:
+        parse_run_args("vmvc run", argv)
+    assert e.value.code == 125
+    assert message in capsys.readouterr().err

@@ -1,0 +1,178 @@
+"""Density: start N sleeping containers, measure what each costs, remove them all.
+
+What it answers:
+
+* **time per container** to start (create + start, ``run -d``) and to remove (``rm -f``), as the
+  N-th container starts next to N-1 running ones;
+* **engine memory per container**: the growth of the spawner's PSS divided by N. The spawner is the
+  only thing vmvc keeps per running container (no shim process: docker adds a ~13 MB-RSS
+  containerd-shim per container, podman a ~2 MB conmon; anchors.md). Target ≤ 1 MiB;
+* **the container's own memory**: PSS of its processes (busybox ``sleep``) and its cgroup's
+  ``memory.usage`` (page cache and kernel memory charged to it) — the workload's cost, not the engine's;
+* fds the spawner holds per container.
+
+Run it: ``python -m benchmarks.density -n 500 --json density.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+TARGET_ENGINE_PSS_KIB = 1024
+
+
+def pss_kib(pid: int) -> int:
+    """Proportional set size of one process (kB), from ``/proc/<pid>/smaps_rollup``."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+def fd_count(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except FileNotFoundError:
+        return 0
+
+
+def measure(n: int = 500, image: str = "busybox", progress: bool = False) -> dict:
+    from runtime.containers import Engine, Spec
+
+    root = tempfile.mkdtemp(prefix="vmvc-bench-density-")
+    old_root = os.environ.get("VMVC_ROOT")
+    os.environ["VMVC_ROOT"] = root
+    engine = Engine()
+    ids: list[str] = []
+    try:
+        engine.run(Spec(image, ["true"], auto_remove=True))  # spawner up, image created, stem warm
+        spawner = engine.spawner.request({"op": "ping"})["pid"]
+        pss_before, fds_before = pss_kib(spawner), fd_count(spawner)
+        bar = _progress(n, "starting") if progress else None
+        start_ms = []
+        t_all = time.perf_counter()
+        for _ in range(n):
+            t = time.perf_counter()
+            with engine.run_session(Spec(image, ["sleep", "3600"]), attach=False) as s:
+                ids.append(s.reply["id"])
+            start_ms.append((time.perf_counter() - t) * 1000)
+            if bar:
+                bar.advance()
+        start_total = time.perf_counter() - t_all
+        time.sleep(0.5)  # let the last stems settle
+        pss_after, fds_after = pss_kib(spawner), fd_count(spawner)
+        sample = ids[:: max(1, n // 20)]
+        states = [engine.inspect(cid) for cid in sample]
+        container_pss = [pss_kib(st["State"]["Pid"]) for st in states]
+        cgroup_bytes = [engine.stats(cid)["memory_usage"] for cid in sample]
+        running = len(engine.list())
+        if bar:
+            bar.stop()
+        bar = _progress(n, "removing") if progress else None
+        remove_ms = []
+        t_all = time.perf_counter()
+        for cid in ids:
+            t = time.perf_counter()
+            engine.remove(cid, force=True)
+            remove_ms.append((time.perf_counter() - t) * 1000)
+            if bar:
+                bar.advance()
+        remove_total = time.perf_counter() - t_all
+        ids.clear()
+        if bar:
+            bar.stop()
+        engine_pss = (pss_after - pss_before) / n
+        return {
+            "n": n,
+            "running_at_peak": running,
+            "start_total_s": start_total,
+            "start_ms_median": statistics.median(start_ms),
+            "start_ms_p95": sorted(start_ms)[int(0.95 * (n - 1))],
+            "start_ms_first_last_tenth": [
+                statistics.median(start_ms[: max(1, n // 10)]),
+                statistics.median(start_ms[-max(1, n // 10) :]),
+            ],
+            "remove_total_s": remove_total,
+            "remove_ms_median": statistics.median(remove_ms),
+            "spawner_pss_kib": [pss_before, pss_after],
+            "engine_pss_kib_per_container": engine_pss,
+            "spawner_fds_per_container": (fds_after - fds_before) / n,
+            "container_pss_kib_median": statistics.median(container_pss),
+            "container_cgroup_kib_median": statistics.median(cgroup_bytes) / 1024,
+            "target_engine_pss_kib": TARGET_ENGINE_PSS_KIB,
+            "met": engine_pss <= TARGET_ENGINE_PSS_KIB,
+        }
+    finally:
+        for cid in ids:
+            try:
+                engine.remove(cid, force=True)
+            except Exception:
+                pass
+        engine.shutdown()
+        if old_root is None:
+            os.environ.pop("VMVC_ROOT", None)
+        else:
+            os.environ["VMVC_ROOT"] = old_root
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class _progress:
+    """A rich progress bar (imported only when asked for)."""
+
+    def __init__(self, total: int, what: str) -> None:
+        from rich.progress import Progress
+
+        self.p = Progress(transient=True)
+        self.p.start()
+        self.task = self.p.add_task(what, total=total)
+
+    def advance(self) -> None:
+        self.p.advance(self.task)
+
+    def stop(self) -> None:
+        self.p.stop()
+
+
+def report(r: dict) -> str:
+    return "\n".join(
+        [
+            f"{r['n']} sleeping containers ({r['running_at_peak']} running at the peak):",
+            f"  start  {r['start_total_s']:.2f} s total, median {r['start_ms_median']:.2f} ms/container "
+            "(first tenth {:.2f}, last tenth {:.2f})".format(*r["start_ms_first_last_tenth"]),
+            f"  remove {r['remove_total_s']:.2f} s total, median {r['remove_ms_median']:.2f} ms/container",
+            f"  engine memory {r['engine_pss_kib_per_container']:.1f} KiB PSS per container "
+            "(spawner {} -> {} KiB; ".format(*r["spawner_pss_kib"])
+            + f"target <= {r['target_engine_pss_kib']}: "
+            f"{'met' if r['met'] else 'NOT met'}), {r['spawner_fds_per_container']:.1f} fds per container",
+            f"  the container itself: {r['container_pss_kib_median']} KiB PSS (busybox sleep), "
+            f"cgroup memory.usage {r['container_cgroup_kib_median']:.0f} KiB",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.density", description=__doc__.splitlines()[0])
+    p.add_argument("-n", type=int, default=500, help="containers to start (default 500)")
+    p.add_argument("--json", help="write the result to this file")
+    a = p.parse_args(argv)
+    result = measure(a.n, progress=sys.stderr.isatty())
+    print(report(result))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

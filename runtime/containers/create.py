@@ -1,0 +1,100 @@
+"""``create``: make a container's directory from a :class:`Spec` and an image; nothing runs yet.
+
+Runs inside the spawner (which has the image store imported and warm) when called through
+:meth:`Engine.create <runtime.containers.engine.Engine.create>`, so a ``vmvc run`` CLI process never
+imports the image store. On any error everything made so far is removed again.
+"""
+
+from __future__ import annotations
+
+import os
+
+from runtime.containers.spec import Spec, etc_files, process
+from runtime.containers.state import Containers, now, write_json
+
+_ADJECTIVES = (
+    "brave",
+    "calm",
+    "eager",
+    "fast",
+    "gentle",
+    "happy",
+    "keen",
+    "lucid",
+    "nimble",
+    "quiet",
+    "sharp",
+    "tidy",
+    "vivid",
+    "witty",
+    "zen",
+)
+_NAMES = (
+    "babbage",
+    "curie",
+    "dijkstra",
+    "euler",
+    "hopper",
+    "kernighan",
+    "lamport",
+    "lovelace",
+    "noether",
+    "ritchie",
+    "shannon",
+    "thompson",
+    "torvalds",
+    "turing",
+    "wirth",
+)
+
+
+def random_name(cid: str) -> str:
+    """docker-style ``adjective_scientist`` plus 4 hex digits of the id (so names rarely clash)."""
+    a, b = os.urandom(2)
+    return f"{_ADJECTIVES[a % len(_ADJECTIVES)]}_{_NAMES[b % len(_NAMES)]}_{cid[:4]}"
+
+
+def create(table: Containers, spec: Spec, store) -> str:
+    """Resolve the image, reserve the name, write ``config.json`` and the upper dir; returns the id."""
+    image = store.resolve(spec.image)
+    proc = process(spec, image.config)
+    cid = table.new_id()
+    name = spec.name or random_name(cid)
+    table.reserve_name(name, cid)
+    d = table.dir(cid)
+    try:
+        os.mkdir(d)
+        os.mkdir(os.path.join(d, "work"))
+        hostname = spec.hostname or cid[:12]
+        if spec.network != "host":
+            os.makedirs(os.path.join(d, "upper", "etc"))
+            for rel, text in etc_files(hostname).items():
+                with open(os.path.join(d, "upper", rel), "w") as f:
+                    f.write(text)
+        else:
+            os.mkdir(os.path.join(d, "upper"))
+        config = {
+            "id": cid,
+            "name": name,
+            "created": now(),
+            "image": spec.image,
+            "image_id": image.id,
+            "layers": list(image.layer_dirs),
+            "process": proc,
+            "hostname": hostname,
+            "network": spec.network,
+            "tty": spec.tty,
+            "stdin": spec.stdin,
+            "auto_remove": spec.auto_remove,
+            "labels": dict(spec.labels),
+            "volumes": [v._asdict() for v in spec.volumes],
+            "limits": {"memory": spec.memory, "cpus": spec.cpus, "pids": spec.pids_limit},
+            "spec": spec.to_dict(),
+        }
+        write_json(os.path.join(d, "config.json"), config)  # no state.json yet means "created"
+        store.hold(image.id, cid)
+    except BaseException:
+        table.delete(cid)
+        table.release_name(name, cid)
+        raise
+    return cid

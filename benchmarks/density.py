@@ -17,7 +17,6 @@ Run it: ``python -m benchmarks.density -n 500 --json density.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -166,12 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", type=int, default=500, help="containers to start (default 500)")
     p.add_argument("--json", help="write the result to this file")
     a = p.parse_args(argv)
-    result = measure(a.n, progress=sys.stderr.isatty())
-    print(report(result))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(result, f, indent=2)
-    return 0
+    from benchmarks.startup import emit
+
+    return emit(measure(a.n, progress=sys.stderr.isatty()), report, a.json)
 
 
 if __name__ == "__main__":

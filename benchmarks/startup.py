@@ -269,10 +269,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", help="comma-separated subset")
     p.add_argument("--json", help="write the result to this file")
     a = p.parse_args(argv)
-    result = measure(a.runs, a.methods.split(",") if a.methods else None)
-    print(report(result))
-    if a.json:
-        with open(a.json, "w") as f:
+    return emit(measure(a.runs, a.methods.split(",") if a.methods else None), report, a.json)
+
+
+def emit(result: dict, report_fn, json_path: str | None) -> int:
+    """Print a suite's report; write its data as JSON if asked (the benchmark CLI reads those files)."""
+    print(report_fn(result))
+    if json_path:
+        with open(json_path, "w") as f:
             json.dump(result, f, indent=2)
     return 0
 

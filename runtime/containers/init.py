@@ -27,7 +27,9 @@ import signal
 import socket
 import stat
 
+from runtime.images.overlay import MAX_DATA as OVERLAY_MAX_DATA
 from runtime.images.overlay import mount_overlay
+from runtime.images.overlay import options as overlay_options
 from runtime.linux import capabilities
 from runtime.linux.syscalls import (
     CLONE_NEWCGROUP,
@@ -96,7 +98,9 @@ def plan(cfg: dict) -> list[tuple]:
     Targets are host paths under ``cfg["rootfs"]``."""
     root = cfg["rootfs"]
     at = lambda p: os.path.join(root, p.lstrip("/"))  # noqa: E731
-    steps: list[tuple] = [("overlay", cfg["layers"], cfg["upper"], cfg["work"], root)]
+    steps: list[tuple] = [
+        ("overlay", cfg["layers"], cfg["upper"], cfg["work"], root, bool(cfg.get("auto_remove")))
+    ]
     steps += [
         ("mkdir", at("/proc")),
         ("mount", "proc", at("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
@@ -125,6 +129,22 @@ def plan(cfg: dict) -> list[tuple]:
     return steps
 
 
+def mount_rootfs(sys_, layers: list[str], upper: str, work: str, target: str, throwaway: bool) -> None:
+    """The image's layers under the container's upper dir. A ``--rm`` container's upper dir is never
+    mounted again, so it gets overlayfs' ``volatile`` option: no sync of the upper filesystem when the
+    last process exits (about 0.4 ms of every ``run --rm`` here). Otherwise, and if the kernel
+    refuses ``volatile``, the image store's :func:`mount_overlay`."""
+    if throwaway:
+        data = overlay_options(layers, upper, work) + ",volatile"
+        if len(data) <= OVERLAY_MAX_DATA:
+            try:
+                sys_.mount("overlay", target, "overlay", 0, data)
+                return
+            except OSError:
+                pass
+    mount_overlay(sys_, layers, upper, work, target)
+
+
 def _bind(sys_, source: str, target: str, readonly: bool) -> None:
     if not os.path.exists(source):
         raise StartError(f"invalid mount config: bind source path does not exist: {source}")
@@ -143,7 +163,7 @@ def apply(sys_, steps: list[tuple]) -> None:
     for step in steps:
         kind = step[0]
         if kind == "overlay":
-            mount_overlay(sys_, *step[1:])
+            mount_rootfs(sys_, *step[1:])
         elif kind == "mount":
             sys_.mount(*step[1:])
         elif kind == "mkdir":

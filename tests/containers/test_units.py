@@ -155,7 +155,7 @@ def _cfg(tmp_path, **kw):
 
 def test_mount_plan_has_the_docker_filesystems_in_order(tmp_path):
     steps = init.plan(_cfg(tmp_path, volumes=[{"host": "/srv", "container": "/data", "readonly": True}]))
-    assert steps[0] == ("overlay", ["/l1", "/l0"], "/u", "/w", str(tmp_path / "rootfs"))
+    assert steps[0] == ("overlay", ["/l1", "/l0"], "/u", "/w", str(tmp_path / "rootfs"), False)
     mounts = [(s[3], s[2].removeprefix(str(tmp_path / "rootfs"))) for s in steps if s[0] == "mount"]
     assert mounts == [
         ("proc", "/proc"),
@@ -171,6 +171,24 @@ def test_mount_plan_has_the_docker_filesystems_in_order(tmp_path):
     nodes = [s[1].rsplit("/", 1)[1] for s in steps if s[0] == "mknod"]
     assert nodes == ["null", "zero", "full", "random", "urandom", "tty"]
     assert steps[-1] == ("bind", "/srv", str(tmp_path / "rootfs/data"), True)
+
+
+def test_rm_containers_get_a_volatile_overlay(tmp_path):
+    fake = FakeSyscalls()
+    init.mount_rootfs(fake, ["/l1", "/l0"], "/u", "/w", "/t", throwaway=True)
+    assert fake.calls == [
+        ("mount", "overlay", "/t", "overlay", 0, "lowerdir=/l1:/l0,upperdir=/u,workdir=/w,volatile")
+    ]
+    fake = FakeSyscalls(fail={"mount": 22})  # a kernel without volatile: the store's plain mount is tried
+    with pytest.raises(OSError):
+        init.mount_rootfs(fake, ["/l1"], "/u", "/w", "/t", throwaway=True)
+    assert [c[5] for c in fake.calls] == [
+        "lowerdir=/l1,upperdir=/u,workdir=/w,volatile",
+        "lowerdir=/l1,upperdir=/u,workdir=/w",
+    ]
+    fake = FakeSyscalls()
+    init.mount_rootfs(fake, ["/l1"], "/u", "/w", "/t", throwaway=False)
+    assert "volatile" not in fake.calls[0][5]
 
 
 def test_namespace_flags_follow_the_network_mode():

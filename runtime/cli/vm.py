@@ -62,6 +62,8 @@ def boot(argv: list[str]) -> int:
     from runtime.vm.boot import DEFAULT_WORKLOAD
     from runtime.vm.boot import boot as boot_vm
 
+    if args.kernel is None:
+        _ensure_kernel(quiet=args.json)
     reports = []
     for machine in _machines(args.machine):
         on_line = (lambda ln: print(f"{ln.t:8.3f}  {ln.text}", file=sys.stderr)) if args.console else None
@@ -82,6 +84,18 @@ def boot(argv: list[str]) -> int:
         print_json(reports[0].to_dict() if len(reports) == 1 else [r.to_dict() for r in reports])
     codes = [r.timeline.workload_exit for r in reports]
     return next((c if c is not None else 125 for c in codes if c != 0), 0)
+
+
+def _ensure_kernel(quiet: bool) -> None:
+    """Like ``docker run`` pulling a missing image: no guest kernel anywhere -> fetch one first."""
+    from runtime.vm import kernel
+
+    if kernel.cached() or kernel.host_kernels():
+        return
+    print("Unable to find a guest kernel locally; fetching the Debian cloud kernel "
+          "(vmvc vm fetch-kernel)", file=sys.stderr)
+    with _status("fetching kernel", quiet=quiet):
+        kernel.fetch()
 
 
 class _status:

@@ -184,16 +184,26 @@ class Engine:
         return _checked(self.spawner.session({"op": "run", "spec": spec.to_dict(), "attach": attach}))
 
     def wait(self, ref: str, condition: str = "not-running") -> int:
+        """Block until the container stops; its exit code. ``condition`` as docker's: ``not-running``
+        (return at once if it is not running), ``next-exit`` or ``removed`` (wait even if not started)."""
+        with self.wait_session(ref, condition) as s:
+            return self.wait_result(s)
+
+    def wait_session(self, ref: str, condition: str = "not-running") -> Session:
+        """Register a wait and return at once (the daemon answers docker's ``/wait`` headers now, then
+        calls :meth:`wait_result`); registered before a ``start``, it cannot miss the exit."""
         cid = self.table.resolve(ref)
-        with self.spawner.session({"op": "wait", "id": cid, "condition": condition}) as s:
-            reply = _raise(s.reply)
-            if "exit" in reply:
-                return reply["exit"]
-            for _ in s.frames():
-                pass
-            if s.exit_code is None:
-                raise VmvcError("lost the connection to the container spawner")
-            return s.exit_code
+        return _checked(self.spawner.session({"op": "wait", "id": cid, "condition": condition}))
+
+    @staticmethod
+    def wait_result(session: Session) -> int:
+        if "exit" in session.reply:
+            return session.reply["exit"]
+        for _ in session.frames():
+            pass
+        if session.exit_code is None:
+            raise VmvcError("lost the connection to the container spawner")
+        return session.exit_code
 
     def stop(self, ref: str, timeout: float = 10) -> bool:
         """SIGTERM, SIGKILL after ``timeout`` s; False if it was not running."""

@@ -650,7 +650,10 @@ class Spawner:
             )
             conn.finish()
             return
+        if cid not in self.boxes:
+            self.table.load(cid)  # NotFound for a container that is gone (or never was)
         self.waiters.setdefault(cid, []).append((conn, condition))
+        conn.reply({"ok": True, "waiting": True})  # registered: the exit follows as {"exit": n}
 
     def _signal(self, proc: Proc, sig) -> None:
         try:

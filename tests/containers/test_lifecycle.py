@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -185,3 +186,27 @@ def test_state_on_disk_lets_a_new_engine_see_everything(engine):
     assert other.inspect("persist")["State"]["Running"]
     assert os.path.exists(other.table.dir(cid, "state.json"))
     other.remove("persist", force=True)
+
+
+def test_the_docker_clients_order_create_attach_wait_start(engine):
+    """What the daemon does for ``docker run --rm``: attach and wait before start, removal at the end."""
+    cid = engine.create(Spec("busybox", ["sh", "-c", "echo out; echo err >&2; exit 4"], auto_remove=True))
+    with engine.attach(cid) as s, engine.wait_session(cid, condition="removed") as waiting:
+        engine.start(cid)
+        frames = list(s.frames())
+        code = engine.wait_result(waiting)
+    assert (1, b"out\n") in frames and (2, b"err\n") in frames
+    assert s.exit_code == 4 and code == 4
+    with pytest.raises(NotFound):
+        engine.get(cid)
+
+
+def test_detached_rm_container_removes_itself(engine):
+    with engine.run_session(Spec("busybox", ["sleep", "0.2"], auto_remove=True), attach=False) as s:
+        cid = s.reply["id"]
+    assert engine.wait(cid) == 0
+    for _ in range(100):
+        if not engine.list(all=True):
+            break
+        time.sleep(0.02)
+    assert engine.list(all=True) == []

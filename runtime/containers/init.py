@@ -4,13 +4,13 @@ Runs in a process forked from the spawner that is already PID 1 of a new PID nam
 inside the container's cgroup (see :mod:`runtime.containers.spawner`). In order:
 
 1. ahead of time (:func:`prepare`): ``unshare`` mount, UTS, IPC, cgroup and net namespaces, ``/``
-   rprivate, ``lo`` up, capability bounding set and ``no_new_privs``;
+   rprivate, ``lo`` up, capability bounding set and ``no_new_privs``; on a private staging tmpfs,
+   ``/proc``, a tmpfs ``/dev`` with null/zero/full/random/urandom/tty, a private ``devpts``,
+   ``/dev/shm`` and read-only ``/sys``, with Docker's masked and read-only paths on them;
 2. on start: back to the host netns for ``--network host``; mount the image's layers + the
-   container's upper dir (overlayfs);
-3. mount ``/proc``, a tmpfs ``/dev`` with null/zero/full/random/urandom/tty, a private ``devpts``,
-   ``/dev/shm``, read-only ``/sys``; bind ``-v`` volumes;
-4. ``pivot_root`` into it and detach the old root, then mask and make read-only Docker's paths;
-5. hostname, ``lo`` up, user, capability bounding set, ``no_new_privs``, working dir, ``execve``.
+   container's upper dir (overlayfs); move the staged system mounts in; bind ``-v`` volumes;
+3. ``pivot_root`` into it and detach the old root (the staging tmpfs goes with it);
+4. hostname, user, working dir, ``execve``.
 
 Errors go back to the spawner as one JSON line on the control socket (which is close-on-exec, so
 EOF there means ``execve`` worked), with docker's exit code: 127 not found, 126 cannot execute,
@@ -39,6 +39,7 @@ from runtime.linux.syscalls import (
     CLONE_NEWUTS,
     MNT_DETACH,
     MS_BIND,
+    MS_MOVE,
     MS_NODEV,
     MS_NOEXEC,
     MS_NOSUID,
@@ -92,16 +93,16 @@ def namespace_flags(network: str) -> int:
     return flags if network == "host" else flags | CLONE_NEWNET
 
 
-def plan(cfg: dict) -> list[tuple]:
-    """The filesystem steps before ``pivot_root``, as data: ``("mount", src, target, type, flags, data)``,
-    ``("mkdir", path)``, ``("mknod", path, major, minor)``, ``("symlink", to, path)``, ``("bind", …)``,
-    Targets are host paths under ``cfg["rootfs"]``."""
-    root = cfg["rootfs"]
-    at = lambda p: os.path.join(root, p.lstrip("/"))  # noqa: E731
+SYSTEM = ("proc", "dev", "sys")  # mounted ahead of time in a stem's staging dir, moved into the rootfs
+
+
+def system_plan(base: str) -> list[tuple]:
+    """``/proc``, a tmpfs ``/dev`` with its nodes, devpts and shm, and read-only ``/sys``, mounted under
+    ``base`` -- as data: ``("mount", src, target, type, flags, data)``, ``("mkdir", path)``,
+    ``("mknod", path, major, minor)``, ``("symlink", to, path)``. A stem does this before it knows
+    its container (none of it depends on the image), then moves the three mounts into the rootfs."""
+    at = lambda p: os.path.join(base, p.lstrip("/"))  # noqa: E731
     steps: list[tuple] = [
-        ("overlay", cfg["layers"], cfg["upper"], cfg["work"], root, bool(cfg.get("auto_remove")))
-    ]
-    steps += [
         ("mkdir", at("/proc")),
         ("mount", "proc", at("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
         ("mkdir", at("/dev")),
@@ -109,21 +110,34 @@ def plan(cfg: dict) -> list[tuple]:
     ]
     steps += [("mknod", at(f"/dev/{name}"), major, minor) for name, major, minor in DEVICES]
     steps += [("symlink", target, at(f"/dev/{name}")) for name, target in DEV_LINKS]
+    pts = "newinstance,ptmxmode=0666,mode=0620,gid=5"
     steps += [
         ("mkdir", at("/dev/pts")),
-        (
-            "mount",
-            "devpts",
-            at("/dev/pts"),
-            "devpts",
-            MS_NOSUID | MS_NOEXEC,
-            "newinstance,ptmxmode=0666,mode=0620,gid=5",
-        ),
+        ("mount", "devpts", at("/dev/pts"), "devpts", MS_NOSUID | MS_NOEXEC, pts),
         ("mkdir", at("/dev/shm")),
         ("mount", "shm", at("/dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"),
-        ("mkdir", at("/sys")),
-        ("mount", "sysfs", at("/sys"), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
     ]
+    return steps + sysfs_plan(base)
+
+
+def sysfs_plan(base: str) -> list[tuple]:
+    target = os.path.join(base, "sys")
+    return [
+        ("mkdir", target),
+        ("mount", "sysfs", target, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
+    ]
+
+
+def plan(cfg: dict, base: str) -> list[tuple]:
+    """The container's own steps at start: its overlay at ``base/root``, the staged system mounts
+    moved in (``("move", src, target)``), then ``-v`` bind mounts. Targets are host paths."""
+    root = os.path.join(base, "root")
+    at = lambda p: os.path.join(root, p.lstrip("/"))  # noqa: E731
+    steps: list[tuple] = [
+        ("overlay", cfg["layers"], cfg["upper"], cfg["work"], root, bool(cfg.get("auto_remove")))
+    ]
+    for name in SYSTEM:
+        steps += [("mkdir", at(name)), ("move", os.path.join(base, name), at(name))]
     for vol in cfg.get("volumes", []):
         steps.append(("bind", vol["host"], at(vol["container"]), vol["readonly"]))
     return steps
@@ -166,6 +180,8 @@ def apply(sys_, steps: list[tuple]) -> None:
             mount_rootfs(sys_, *step[1:])
         elif kind == "mount":
             sys_.mount(*step[1:])
+        elif kind == "move":
+            sys_.mount(step[1], step[2], None, MS_MOVE)
         elif kind == "mkdir":
             os.makedirs(step[1], exist_ok=True)
         elif kind == "mknod":
@@ -185,9 +201,11 @@ def pivot(sys_, root: str) -> None:
     os.chdir("/")
 
 
-def harden(sys_) -> None:
-    """Docker's masked and read-only paths (inside the new root)."""
-    for path in MASKED:
+def harden(sys_, base: str = "/", only: tuple[str, ...] = ("/proc", "/sys")) -> None:
+    """Docker's masked and read-only paths, on the system mounts staged under ``base`` (they move
+    into the rootfs with their submounts)."""
+    at = lambda p: os.path.join(base, p.lstrip("/"))  # noqa: E731
+    for path in (at(p) for p in MASKED if p.startswith(only)):
         try:
             if os.path.isdir(path):
                 sys_.mount("tmpfs", path, "tmpfs", MS_RDONLY, None)
@@ -195,7 +213,7 @@ def harden(sys_) -> None:
                 sys_.mount("/dev/null", path, None, MS_BIND)
         except OSError:
             pass
-    for path in READONLY:
+    for path in (at(p) for p in READONLY if p.startswith(only)):
         if os.path.exists(path):
             sys_.mount(path, path, None, MS_BIND | MS_REC)
             sys_.mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
@@ -304,29 +322,39 @@ def drop_bounding_set(sys_) -> int:
     return keep
 
 
-def prepare(sys_) -> None:
+def prepare(sys_, staging: str) -> None:
     """What every container needs, done by a stem *before* it is asked to become one: new mount,
     UTS, IPC, cgroup and network namespaces, ``/`` rprivate, ``lo`` up, the capability bounding set
-    reduced and ``no_new_privs`` set. (The cgroup is joined before this, so the cgroup namespace is
-    rooted at the container's cgroup.)"""
+    reduced, ``no_new_privs``, and the system mounts (``/proc``, ``/dev``, ``/sys``, masked and
+    read-only paths) staged on a private tmpfs at ``staging``. (The cgroup is joined before this, so
+    the cgroup namespace is rooted at the container's cgroup; the stem is PID 1 of its PID namespace,
+    so its ``/proc`` is the container's.)"""
     sys_.unshare(namespace_flags("private"))
     sys_.mount(None, "/", None, MS_REC | MS_PRIVATE)
     sys_.link_up("lo")
     drop_bounding_set(sys_)
     sys_.prctl(PR_SET_NO_NEW_PRIVS, 1)
+    sys_.mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k")
+    os.mkdir(os.path.join(staging, "root"))
+    apply(sys_, system_plan(staging))
+    harden(sys_, staging)
 
 
 def start_container(
     sys_, ctl, cfg: dict, stdin: int | None, stdout: int, stderr: int, host_netns: int | None = None
 ) -> None:
-    """From a prepared stem to ``execve``; raises :class:`StartError`. ``host_netns`` is an fd of
-    the host's network namespace, joined back for ``--network host``."""
+    """From a prepared stem to ``execve``; raises :class:`StartError`. ``cfg["rootfs"]`` is the staging
+    dir :func:`prepare` used; ``host_netns`` an fd of the host's network namespace, joined back for
+    ``--network host`` (whose ``/sys`` is then mounted afresh, to show the host's interfaces)."""
+    base = cfg["rootfs"]
     try:
         if cfg["network"] == "host":
             sys_.setns(host_netns, CLONE_NEWNET)
-        apply(sys_, plan(cfg))
-        pivot(sys_, cfg["rootfs"])
-        harden(sys_)
+            sys_.umount(os.path.join(base, "sys"), MNT_DETACH)
+            apply(sys_, sysfs_plan(base))
+            harden(sys_, base, only=("/sys",))
+        apply(sys_, plan(cfg, base))
+        pivot(sys_, os.path.join(base, "root"))
         sys_.sethostname(cfg["hostname"])
     except StartError:
         raise

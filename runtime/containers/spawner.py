@@ -402,7 +402,7 @@ class Spawner:
             for path in procs:
                 with open(path, "w") as f:
                     f.write("0")
-            init.prepare(self.sys)
+            init.prepare(self.sys, self.table.mountpoint)
             ctl.send(b"R")
             data = ctl.recv(1 << 20)
             if not data:

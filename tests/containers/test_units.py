@@ -153,10 +153,10 @@ def _cfg(tmp_path, **kw):
     }
 
 
-def test_mount_plan_has_the_docker_filesystems_in_order(tmp_path):
-    steps = init.plan(_cfg(tmp_path, volumes=[{"host": "/srv", "container": "/data", "readonly": True}]))
-    assert steps[0] == ("overlay", ["/l1", "/l0"], "/u", "/w", str(tmp_path / "rootfs"), False)
-    mounts = [(s[3], s[2].removeprefix(str(tmp_path / "rootfs"))) for s in steps if s[0] == "mount"]
+def test_system_mounts_are_dockers_in_order(tmp_path):
+    base = str(tmp_path)
+    steps = init.system_plan(base)
+    mounts = [(s[3], s[2].removeprefix(base)) for s in steps if s[0] == "mount"]
     assert mounts == [
         ("proc", "/proc"),
         ("tmpfs", "/dev"),
@@ -170,7 +170,32 @@ def test_mount_plan_has_the_docker_filesystems_in_order(tmp_path):
     assert "newinstance" in devpts[5]
     nodes = [s[1].rsplit("/", 1)[1] for s in steps if s[0] == "mknod"]
     assert nodes == ["null", "zero", "full", "random", "urandom", "tty"]
-    assert steps[-1] == ("bind", "/srv", str(tmp_path / "rootfs/data"), True)
+
+
+def test_start_plan_mounts_the_image_then_moves_the_system_mounts_in(tmp_path):
+    base = str(tmp_path)
+    steps = init.plan(
+        _cfg(tmp_path, volumes=[{"host": "/srv", "container": "/data", "readonly": True}]), base
+    )
+    assert steps[0] == ("overlay", ["/l1", "/l0"], "/u", "/w", f"{base}/root", False)
+    moves = [(s[1], s[2]) for s in steps if s[0] == "move"]
+    assert moves == [(f"{base}/{d}", f"{base}/root/{d}") for d in ("proc", "dev", "sys")]
+    assert steps[-1] == ("bind", "/srv", f"{base}/root/data", True)
+
+
+def test_harden_masks_and_protects_dockers_paths(tmp_path):
+    for d in ("proc/acpi", "proc/sys", "sys/firmware"):
+        (tmp_path / d).mkdir(parents=True)
+    for f in ("proc/kcore", "proc/sysrq-trigger"):
+        (tmp_path / f).write_text("")
+    fake = FakeSyscalls()
+    init.harden(fake, str(tmp_path))
+    calls = [(c[1], c[2], c[3]) for c in fake.calls]
+    assert ("tmpfs", f"{tmp_path}/proc/acpi", "tmpfs") in calls
+    assert ("tmpfs", f"{tmp_path}/sys/firmware", "tmpfs") in calls
+    assert ("/dev/null", f"{tmp_path}/proc/kcore", None) in calls
+    assert (f"{tmp_path}/proc/sys", f"{tmp_path}/proc/sys", None) in calls  # bind, then read-only remount
+    assert sum(1 for c in fake.calls if c[2] == f"{tmp_path}/proc/sysrq-trigger") == 2
 
 
 def test_rm_containers_get_a_volatile_overlay(tmp_path):
@@ -199,10 +224,12 @@ def test_namespace_flags_follow_the_network_mode():
     assert not init.namespace_flags("host") & CLONE_NEWNET
 
 
+@pytest.mark.root
 def test_prepare_and_pivot_make_the_expected_calls(tmp_path, monkeypatch):
     fake = FakeSyscalls()
-    init.prepare(fake)
+    init.prepare(fake, str(tmp_path))  # real mknod in tmp_path: needs root
     assert fake.names()[:3] == ["unshare", "mount", "link_up"]
+    assert ("mount", "tmpfs", str(tmp_path), "tmpfs", 6, "mode=755,size=64k") in fake.calls
     drops = [c[2] for c in fake.calls if c[0] == "prctl" and c[1] == 24]
     from runtime.linux import capabilities
 

@@ -54,25 +54,49 @@ def random_name(cid: str) -> str:
     return f"{_ADJECTIVES[a % len(_ADJECTIVES)]}_{_NAMES[b % len(_NAMES)]}_{cid[:4]}"
 
 
-def create(table: Containers, spec: Spec, store) -> str:
-    """Resolve the image, reserve the name, write ``config.json`` and the upper dir; returns the id."""
+SLOT_PREFIX = ".slot-"
+
+
+def make_slot(table: Containers) -> str:
+    """A container directory made ahead of time (by the spawner when idle): an id, ``work/`` and an
+    upper dir with ``/etc/hostname`` and ``/etc/hosts`` for the default hostname. A create that
+    fits it only renames it into place: five fewer mkdirs and file writes on the start path."""
+    cid = table.new_id()
+    slot = os.path.join(table.root, SLOT_PREFIX + cid)
+    os.mkdir(slot)
+    _fill(slot, cid[:12], with_etc=True)
+    return slot
+
+
+def _fill(d: str, hostname: str, with_etc: bool) -> None:
+    os.mkdir(os.path.join(d, "work"))
+    if not with_etc:
+        os.mkdir(os.path.join(d, "upper"))
+        return
+    os.makedirs(os.path.join(d, "upper", "etc"))
+    for rel, text in etc_files(hostname).items():
+        with open(os.path.join(d, "upper", rel), "w") as f:
+            f.write(text)
+
+
+def create(table: Containers, spec: Spec, store, slot: str | None = None) -> str:
+    """Resolve the image, reserve the name, write ``config.json`` and the upper dir; returns the id.
+    ``slot`` (from :func:`make_slot`) is used when the spec keeps the default hostname and its own
+    network; otherwise it is left alone for the caller to reuse."""
     image = store.resolve(spec.image)
     proc = process(spec, image.config)
-    cid = table.new_id()
+    use_slot = slot is not None and spec.hostname is None and spec.network != "host"
+    cid = os.path.basename(slot)[len(SLOT_PREFIX) :] if use_slot else table.new_id()
     name = spec.name or random_name(cid)
     table.reserve_name(name, cid)
     d = table.dir(cid)
+    hostname = spec.hostname or cid[:12]
     try:
-        os.mkdir(d)
-        os.mkdir(os.path.join(d, "work"))
-        hostname = spec.hostname or cid[:12]
-        if spec.network != "host":
-            os.makedirs(os.path.join(d, "upper", "etc"))
-            for rel, text in etc_files(hostname).items():
-                with open(os.path.join(d, "upper", rel), "w") as f:
-                    f.write(text)
+        if use_slot:
+            os.rename(slot, d)
         else:
-            os.mkdir(os.path.join(d, "upper"))
+            os.mkdir(d)
+            _fill(d, hostname, with_etc=spec.network != "host")
         config = {
             "id": cid,
             "name": name,

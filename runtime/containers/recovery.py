@@ -64,6 +64,6 @@ def recover(table: Containers, cg) -> list[str]:
     for name in cg.names(table.cgroup_prefix()):
         cg.remove(name)
     for leftover in os.listdir(table.root):
-        if leftover.startswith(".rm-"):
+        if leftover.startswith((".rm-", ".slot-")):
             shutil.rmtree(os.path.join(table.root, leftover), ignore_errors=True)
     return fixed

@@ -37,7 +37,7 @@ import time
 
 from runtime import cgroups
 from runtime.containers import init, recovery, wire
-from runtime.containers.create import create
+from runtime.containers.create import create, make_slot
 from runtime.containers.logs import LogWriter
 from runtime.containers.spec import Spec
 from runtime.containers.state import EXITED, RUNNING, Containers, now
@@ -210,6 +210,7 @@ class Spawner:
         self.conns: set[Conn] = set()
         self.timers: list[tuple[float, int, object]] = []
         self.stem: Stem | None = None
+        self.slot: str | None = None  # a container directory made ahead (create.make_slot)
         self.deferred: list = []  # cleanup to do when idle (after replies went out)
         self.running = True
         self.last_activity = time.monotonic()
@@ -288,7 +289,7 @@ class Spawner:
             timeout = 1.0
             if self.timers:
                 timeout = max(0.0, min(timeout, self.timers[0][0] - time.monotonic()))
-            if self.stem is None or self.deferred:
+            if self.stem is None or self.slot is None or self.deferred:
                 timeout = 0.0
             events = self.sel.select(timeout)
             for key, mask in events:
@@ -305,6 +306,8 @@ class Spawner:
         """Work off the critical path, one piece per idle moment: a new stem first, then cleanup."""
         if self.stem is None:
             self._fork_stem()
+        elif self.slot is None:
+            self.slot = make_slot(self.table)
         elif self.deferred:
             fn = self.deferred.pop(0)
             try:
@@ -352,8 +355,15 @@ class Spawner:
         for ex in list(self.execs.values()):
             self._on_exec_exit(ex)
         self._discard_stem()
+        if self.slot:
+            self.table.purge(self.slot)
+            self.slot = None
         while self.deferred:
-            self._idle_work()
+            fn = self.deferred.pop(0)
+            try:
+                fn()
+            except OSError as e:
+                print(f"spawner: cleanup failed: {e}", file=sys.stderr, flush=True)
 
     # -- stems ------------------------------------------------------------------------------------
     def _fork_stem(self) -> None:
@@ -509,8 +519,16 @@ class Spawner:
         conn.finish()
         self.running = False
 
+    def _create(self, spec: dict) -> str:
+        slot, self.slot = self.slot, None
+        try:
+            return create(self.table, Spec.from_dict(spec), self.images, slot)
+        finally:
+            if slot and os.path.isdir(slot):  # not used (another hostname, an error): keep it
+                self.slot = slot
+
     def op_create(self, conn: Conn, msg: dict) -> None:
-        cid = create(self.table, Spec.from_dict(msg["spec"]), self.images)
+        cid = self._create(msg["spec"])
         conn.reply({"ok": True, "id": cid})
         conn.finish()
 
@@ -527,7 +545,7 @@ class Spawner:
     def op_run(self, conn: Conn, msg: dict) -> None:
         """create + start in one round trip (``vmvc run``, :meth:`Engine.run`)."""
         self.mark("request")
-        cid = create(self.table, Spec.from_dict(msg["spec"]), self.images)
+        cid = self._create(msg["spec"])
         self.mark("created")
         self.op_start(conn, {"id": cid, "attach": msg.get("attach", True)})
 

@@ -59,7 +59,7 @@ def test_detached_lifecycle(engine):
     cid = engine.create(
         Spec(
             "busybox",
-            ["sh", "-c", "echo started; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done"],
+            ["sh", "-c", "trap 'echo bye; exit 0' TERM; echo started; while true; do sleep 0.1; done"],
             name="life",
         )
     )
@@ -71,6 +71,7 @@ def test_detached_lifecycle(engine):
     assert [r.id for r in engine.list()] == [cid]
     with pytest.raises(Conflict):
         engine.remove("life")
+    _wait_for_log(engine, "life", "started\n")  # the TERM trap is set once it has printed
     assert engine.stop("life", timeout=10) is True
     st = engine.inspect(cid[:8])["State"]
     assert (st["Status"], st["ExitCode"]) == ("exited", 0)
@@ -84,6 +85,14 @@ def test_detached_lifecycle(engine):
     engine.remove("life")
     with pytest.raises(NotFound):
         engine.inspect("life")
+
+
+def _wait_for_log(engine, ref: str, line: str, tries: int = 500) -> None:
+    for _ in range(tries):
+        if any(e["log"] == line for e in engine.logs(ref)):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{line!r} never appeared in the logs of {ref}")
 
 
 def test_stop_escalates_to_sigkill(engine):

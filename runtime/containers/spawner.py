@@ -8,13 +8,24 @@ monitor: it pumps output into the json-file log and to attached clients, reaps e
 codes and ``OOMKilled``, removes cgroups and ``--rm`` containers. Per running container it keeps a
 few fds and a small object, nothing else (no shim process).
 
-Why a start is fast. The spawner keeps one *stem* ready: a child forked in advance, born as PID 1 of
-a fresh PID namespace (the spawner ``unshare(CLONE_NEWPID)``s, forks, and ``setns``es back), that
-has already moved itself into a fresh cgroup. Moving a process into a cgroup takes the kernel's
-cgroup threadgroup rwsem for writing, which waits for an RCU grace period when the host was idle
-(5–20 ms here); the stem pays that off the critical path. A start then only writes the limits,
-sends the container's config to the stem and waits until it has ``execve``d; a new stem is forked
-right after the reply. The stem's parent is the spawner, so exits arrive on a pidfd.
+Why a start is fast. Everything that does not depend on the container is done before it is asked
+for, off the critical path:
+
+* a *stem* waits ready: a child forked in advance, born as PID 1 of a fresh PID namespace (the
+  spawner ``unshare(CLONE_NEWPID)``s, forks, and ``setns``es back), already moved into a fresh
+  cgroup, already in new mount/UTS/IPC/net/cgroup namespaces with ``lo`` up, capabilities bounded,
+  ``no_new_privs`` set, and ``/proc``, ``/dev`` (nodes, devpts, shm) and read-only ``/sys`` with
+  Docker's masked paths mounted on a private staging tmpfs. Moving a process into a cgroup takes the
+  kernel's cgroup threadgroup rwsem for writing, which waits for an RCU grace period when the host
+  was idle (5-20 ms here): the stem pays that before anyone waits for it;
+* a *slot* waits ready: a container directory with an id, work dir and ``/etc/hostname``/``hosts``;
+* the image store, JSON, ctypes and every module a start needs are imported once.
+
+A ``run`` then costs: rename the slot into place and write ``config.json``; write the limits; send
+the config to the stem, which mounts the overlay, moves the staged mounts in, ``pivot_root``s and
+``execve``s; meanwhile (on the other CPU) the spawner records the container as running and forks
+the next stem. The container's exit arrives on a pidfd; output is pumped by this one loop; there is
+no interpreter start and no per-container helper process.
 
 If the spawner dies, every container dies with it (``PR_SET_PDEATHSIG``): the next spawner takes
 the lock, finds containers recorded as running, removes their cgroups and marks them exited

@@ -14,7 +14,7 @@ pytestmark = REAL
 def test_startup_benchmark_runs_every_method_side_by_side(benchmark, no_leaks, vmvc_root):
     from benchmarks import startup
 
-    result = benchmark(lambda: startup.measure(runs=1, warmup=0))
+    result = benchmark(lambda: startup.measure(runs=1, warmup=0, idle_runs=1, idle_gap=0.1))
     assert set(result["median_ms"]) == {
         "fork_exec",
         "unshare",
@@ -26,6 +26,7 @@ def test_startup_benchmark_runs_every_method_side_by_side(benchmark, no_leaks, v
     }
     assert all(v > 0 for v in result["median_ms"].values())
     assert {"engine_vs_crun", "cli_vs_crun", "runc_vs_crun"} <= set(result["ratios"])
+    assert set(result["after_idle_median_ms"]) == {"engine", "crun"}
     assert "target engine_vs_crun" in startup.report(result)
 
 

@@ -209,7 +209,6 @@ def create(argv: list[str]) -> int:
 
 def _pump(session, stdin: bool, tty: bool) -> int:
     """Copy a session's output to our stdout/stderr (and our stdin to it) until it exits."""
-    import selectors
     import signal
 
     out, err = sys.stdout.buffer, sys.stderr.buffer
@@ -226,29 +225,30 @@ def _pump(session, stdin: bool, tty: bool) -> int:
     elif not tty:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, lambda n, _f: session.signal(n))
-    sel = selectors.DefaultSelector()
-    sel.register(session, selectors.EVENT_READ, "session")
-    if stdin:
-        sel.register(0, selectors.EVENT_READ, "stdin")
+    reading_stdin = stdin
     try:
         while True:
-            for key, _ in sel.select():
-                if key.data == "stdin":
+            if reading_stdin:  # the select module (C), not selectors: this is the run path
+                import select
+
+                ready = select.select([session, 0], [], [])[0]
+                if 0 in ready:
                     data = os.read(0, 65536)
                     if data:
                         session.send_stdin(data)
                     else:
-                        sel.unregister(0)
+                        reading_stdin = False
                         session.close_stdin()
+                if session not in ready:
                     continue
-                frames = session.read()
-                if not frames:
-                    return session.exit_code if session.exit_code is not None else 125
-                for kind, payload in frames:
-                    if kind in (1, 2):
-                        stream = out if kind == 1 else err
-                        stream.write(payload)
-                        stream.flush()
+            frames = session.read()
+            if not frames:
+                return session.exit_code if session.exit_code is not None else 125
+            for kind, payload in frames:
+                if kind in (1, 2):
+                    stream = out if kind == 1 else err
+                    stream.write(payload)
+                    stream.flush()
     finally:
         if restore is not None:
             import termios

@@ -8,9 +8,13 @@ interpreter start is paid once per root, not per container.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
+
+# The C socket module: ``socket.py`` adds selectors and enum wrappers the CLI's run path never needs
+# (~2.5 ms of a ~30 ms ``vmvc run``). Connection errors are the same OSError subclasses.
+from _socket import AF_UNIX, SOCK_STREAM
+from _socket import socket as unix_socket
 
 from runtime.containers import wire
 from runtime.containers.state import Containers
@@ -22,7 +26,7 @@ LAUNCH_TIMEOUT = 30.0
 class Session:
     """An open request: its first reply, then stream frames until ``{"exit": n}``."""
 
-    def __init__(self, sock: socket.socket, reply: dict, decoder: wire.Decoder, pending: list) -> None:
+    def __init__(self, sock: unix_socket, reply: dict, decoder: wire.Decoder, pending: list) -> None:
         self.sock, self.reply, self.decoder, self.pending = sock, reply, decoder, pending
         self.exit_code: int | None = None
         self.oom_killed = False
@@ -89,8 +93,8 @@ class SpawnerClient:
     def __init__(self, table: Containers) -> None:
         self.table = table
 
-    def connect(self, launch: bool = True) -> socket.socket:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def connect(self, launch: bool = True) -> unix_socket:
+        sock = unix_socket(AF_UNIX, SOCK_STREAM)
         try:
             sock.connect(self.table.socket_path)
             return sock

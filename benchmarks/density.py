@@ -126,6 +126,40 @@ def measure(n: int = 500, image: str = "busybox", progress: bool = False) -> dic
         shutil.rmtree(root, ignore_errors=True)
 
 
+def cpu_quota(iterations: int = 2_000_000, cpus: float = 0.5, image: str = "busybox") -> dict:
+    """Throughput of a CPU-bound shell loop (``iterations`` additions in busybox sh, no forks) in a
+    container with and without ``--cpus``, timed from outside; run one after the other so each has the
+    host to itself. Expect a ratio near ``cpus`` on an idle host (less contrast on a busy one)."""
+    import time
+
+    from runtime.containers import Engine, Spec
+
+    loop = f"i=0; while [ $i -lt {iterations} ]; do i=$((i+1)); done"
+    root = tempfile.mkdtemp(prefix="vmvc-bench-cpu-")
+    old_root = os.environ.get("VMVC_ROOT")
+    os.environ["VMVC_ROOT"] = root
+    engine = Engine()
+    try:
+        rate = {}
+        for label, limit in (("unlimited", None), (f"cpus={cpus}", cpus)):
+            t = time.perf_counter()
+            engine.run(Spec(image, ["sh", "-c", loop], cpus=limit, auto_remove=True))
+            rate[label] = iterations / (time.perf_counter() - t)
+        return {
+            "iterations": iterations,
+            "per_second": rate,
+            "ratio": rate[f"cpus={cpus}"] / rate["unlimited"],
+            "expected": cpus,
+        }
+    finally:
+        engine.shutdown()
+        if old_root is None:
+            os.environ.pop("VMVC_ROOT", None)
+        else:
+            os.environ["VMVC_ROOT"] = old_root
+        shutil.rmtree(root, ignore_errors=True)
+
+
 class _progress:
     """A rich progress bar (imported only when asked for)."""
 
@@ -144,6 +178,13 @@ class _progress:
 
 
 def report(r: dict) -> str:
+    extra = []
+    if "cpu_quota" in r:
+        q = r["cpu_quota"]
+        extra.append(
+            f"  --cpus {q['expected']}: {q['ratio']:.2f}x the iterations of an unlimited container "
+            f"in {q['seconds']} s ({q['iterations']})"
+        )
     return "\n".join(
         [
             f"{r['n']} sleeping containers ({r['running_at_peak']} running at the peak):",
@@ -156,6 +197,7 @@ def report(r: dict) -> str:
             f"{'met' if r['met'] else 'NOT met'}), {r['spawner_fds_per_container']:.1f} fds per container",
             f"  the container itself: {r['container_pss_kib_median']} KiB PSS (busybox sleep), "
             f"cgroup memory.usage {r['container_cgroup_kib_median']:.0f} KiB",
+            *extra,
         ]
     )
 
@@ -163,11 +205,14 @@ def report(r: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.density", description=__doc__.splitlines()[0])
     p.add_argument("-n", type=int, default=500, help="containers to start (default 500)")
+    p.add_argument("--cpu-iterations", type=int, default=2_000_000, help="loop length of the --cpus runs")
     p.add_argument("--json", help="write the result to this file")
     a = p.parse_args(argv)
     from benchmarks.startup import emit
 
-    return emit(measure(a.n, progress=sys.stderr.isatty()), report, a.json)
+    result = measure(a.n, progress=sys.stderr.isatty())
+    result["cpu_quota"] = cpu_quota(a.cpu_iterations)
+    return emit(result, report, a.json)
 
 
 if __name__ == "__main__":

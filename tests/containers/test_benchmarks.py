@@ -38,3 +38,12 @@ def test_density_benchmark_small_n(benchmark, no_leaks, vmvc_root):
     assert result["start_ms_median"] > 0 and result["remove_ms_median"] > 0
     assert result["container_pss_kib_median"] > 0
     assert "KiB PSS per container" in density.report(result)
+
+
+def test_cpu_quota_throughput_is_measured(benchmark, no_leaks, vmvc_root):
+    from benchmarks import density
+
+    result = benchmark(lambda: density.cpu_quota(iterations=20_000))
+    assert set(result["per_second"]) == {"unlimited", "cpus=0.5"}
+    assert all(n > 0 for n in result["per_second"].values())
+    assert 0 < result["ratio"]

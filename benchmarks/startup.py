@@ -25,6 +25,7 @@ Run it: ``python -m benchmarks.startup --runs 21 --json startup.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -146,6 +147,22 @@ class CrunHelper:
         os.close(self.res_r)
 
 
+@contextlib.contextmanager
+def private_root(prefix: str):
+    """A throw-away ``$VMVC_ROOT`` (temp dir) for one measurement, restored and deleted afterwards."""
+    root = tempfile.mkdtemp(prefix=prefix)
+    old_root = os.environ.get("VMVC_ROOT")
+    os.environ["VMVC_ROOT"] = root
+    try:
+        yield root
+    finally:
+        if old_root is None:
+            os.environ.pop("VMVC_ROOT", None)
+        else:
+            os.environ["VMVC_ROOT"] = old_root
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def _cli_env(root: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["VMVC_ROOT"] = root
@@ -165,7 +182,14 @@ def _compile_bytecode() -> None:
     )
 
 
-def measure(
+def measure(*args, **kw) -> dict:
+    """See :func:`_measure`; runs on a private ``$VMVC_ROOT``."""
+    with private_root("vmvc-bench-startup-") as root:
+        return _measure(root, *args, **kw)
+
+
+def _measure(
+    root: str,
     runs: int = 15,
     methods: list[str] | None = None,
     warmup: int = 2,
@@ -177,9 +201,6 @@ def measure(
     move costs an RCU grace period (crun pays it; the engine's stem paid it in advance)."""
     from runtime.containers import Engine, Spec
 
-    root = tempfile.mkdtemp(prefix="vmvc-bench-startup-")
-    old_root = os.environ.get("VMVC_ROOT")
-    os.environ["VMVC_ROOT"] = root
     helper = None
     engine = None
     try:
@@ -256,11 +277,6 @@ def measure(
             helper.close()
         if engine is not None:
             engine.shutdown()
-        if old_root is None:
-            os.environ.pop("VMVC_ROOT", None)
-        else:
-            os.environ["VMVC_ROOT"] = old_root
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def report(result: dict) -> str:

@@ -140,3 +140,34 @@ def test_container_group(vmvc):
     assert vmvc("container", "ls", "-a").returncode == 0
     assert vmvc("container", "run", "--rm", "busybox", "true").returncode == 0
     assert vmvc("container", "prune").returncode == 0
+
+
+def test_ctrl_c_is_forwarded_and_nothing_is_left(engine):
+    import signal
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runtime.cli.main",
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got-int; exit 130' INT; echo ready; while :; do sleep 0.1; done",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
+    )
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130 and out == b"got-int\n"
+    _nothing_created(engine)

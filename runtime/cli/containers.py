@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from runtime.errors import VmvcError
+from runtime.errors import NotFound, VmvcError
 
 
 def parser(prog: str, description: str):
@@ -483,6 +483,14 @@ def _format(template: str, data) -> str:
     return re.sub(r"\{\{\s*(?:json\s+)?([^}]*)\}\}", field, template)
 
 
+def _image_inspect(ref: str) -> dict | None:
+    from runtime.images import open_store, shapes
+
+    store = open_store()
+    image = store.find(ref)
+    return shapes.inspect(store, image) if image is not None else None
+
+
 def inspect(argv: list[str]) -> int:
     """Low-level information on containers"""
     p = parser("vmvc inspect", "Low-level information on containers")
@@ -494,9 +502,13 @@ def inspect(argv: list[str]) -> int:
     for name in a.containers:
         try:
             found.append(eng.inspect(name))
-        except VmvcError as e:
-            print(f"Error: {e}", file=sys.stderr)
-            code = 1
+        except NotFound:
+            image = _image_inspect(name)  # docker's inspect tries containers, then images
+            if image is None:
+                print(f"Error: No such object: {name}", file=sys.stderr)
+                code = 1
+            else:
+                found.append(image)
     if a.format:
         for item in found:
             print(_format(a.format, item))

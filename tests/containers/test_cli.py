@@ -128,7 +128,9 @@ def test_detached_container_lifecycle_through_the_cli(vmvc, engine):
     assert vmvc("rm", "web").returncode == 0
     assert vmvc("ps", "-a", "-q").stdout == ""
     r = vmvc("inspect", "web")
-    assert r.returncode == 1 and "No such container: web" in r.stderr
+    assert r.returncode == 1 and "No such object: web" in r.stderr
+    image = json.loads(vmvc("inspect", "busybox").stdout)  # like docker: containers first, then images
+    assert image[0]["Id"].startswith("sha256:")
 
 
 def test_interactive_stdin(vmvc):

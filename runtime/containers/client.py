@@ -130,6 +130,7 @@ class SpawnerClient:
                     os.dup2(log, 1)
                     os.dup2(log, 2)
                     os.set_inheritable(w, True)
+                    os.chdir("/")  # a long-lived process must not pin the caller's directory
                     os.execv(
                         sys.executable,
                         [sys.executable, "-m", "runtime.containers.spawner", self.table.root, str(w)],

@@ -85,7 +85,7 @@ class Containers:
     """The on-disk table of containers under one state root."""
 
     def __init__(self, root: str | os.PathLike) -> None:
-        self.root = os.fspath(root)  # plain strings: ``vmvc run`` does not import pathlib
+        self.root = os.path.abspath(root)  # plain strings: ``vmvc run`` does not import pathlib
         self.names_dir = os.path.join(self.root, "names")
 
     # -- paths ----------------------------------------------------------------------------------

@@ -67,13 +67,9 @@ def _raise(reply: dict) -> dict:
 class Engine:
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         if root is None:
-            env = os.environ.get("VMVC_ROOT")
-            if env:  # what runtime.paths would answer, without importing pathlib on the run path
-                root = os.path.join(env, "containers")
-            else:
-                from runtime import paths
+            from runtime import paths
 
-                root = paths.subdir("containers")
+            root = paths.subdir("containers")
         self.root = os.fspath(root)
         os.makedirs(self.root, exist_ok=True)
         self.table = Containers(self.root)

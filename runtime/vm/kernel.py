@@ -54,7 +54,7 @@ def sha256_of(path: str | Path) -> str:
 
 def cache_dir(cache: str | Path | None = None) -> Path:
     if cache is None:
-        return paths.subdir("kernels")
+        return Path(paths.subdir("kernels"))
     Path(cache).mkdir(parents=True, exist_ok=True)
     return Path(cache)
 

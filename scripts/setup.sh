@@ -6,8 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(qemu-system-x86 busybox-static crun runc docker-registry skopeo fio iproute2 cpio
-              kmod python3-venv)
+# docker.io brings dockerd (an anchor, and a real peer for image round trips; its older client
+# lands in /usr/bin, behind the docker CLI 28 in /usr/local/bin). Its service is never started here.
+APT_PACKAGES=(qemu-system-x86 busybox-static crun runc docker.io docker-registry skopeo fio iproute2
+              cpio kmod python3-venv)
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- system packages -------------------------------------------------------------------------

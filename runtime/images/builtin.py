@@ -75,7 +75,9 @@ def busybox_layer() -> tuple[bytes, dict]:
     entries = [(d, "dir", mode.get(d, 0o755), None) for d in dirs]
     entries += [("bin/busybox", "file", 0o755, binary), ("etc/passwd", "file", 0o644, PASSWD),
                 ("etc/group", "file", 0o644, GROUP)]
-    entries += [(a, "link", 0, "bin/busybox") for a in applets]
+    # A hard link entry carries its target's mode: docker's extractor chmods the shared inode to it,
+    # so mode 0 here would make /bin/busybox unexecutable in a `docker load`ed copy.
+    entries += [(a, "link", 0o755, "bin/busybox") for a in applets]
     return _tar(entries), {"Cmd": ["sh"], "Env": [DEFAULT_PATH]}
 
 

@@ -17,7 +17,6 @@ does, so there is one writer per phase and readers (``ps``, ``inspect``) never n
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import zlib
@@ -45,6 +44,8 @@ def now() -> str:
 
 def write_json(path: str, data: dict) -> None:
     """Write-then-rename: readers see the old or the new file, never half of one."""
+    import json  # here, not at the top: the CLI's ``run`` path never reads or writes state files
+
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as f:
         json.dump(data, f)
@@ -52,6 +53,8 @@ def write_json(path: str, data: dict) -> None:
 
 
 def read_json(path: str) -> dict:
+    import json
+
     with open(path) as f:
         return json.load(f)
 

@@ -114,6 +114,34 @@ def test_frames_decode_across_chunk_boundaries():
     assert out == [(1, b"hello"), (wire.JSON, b'{"exit": 3}'), (0, b"")]
 
 
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"op": "run", "spec": {"cmd": ["sh", "-c", 'echo "é\\n"'], "env": [], "memory": None}, "v": 2},
+        {"exit": 137, "oom_killed": True, "ratio": 0.5, "big": 10**30, "neg": -1.25e-7},
+        [[], {}, "", "\u2603\x00\t", False],
+        {"nan": float("inf")},
+    ],
+)
+def test_wire_json_is_byte_for_byte_the_json_module(obj):
+    import json
+
+    assert wire.dumps(obj) == json.dumps(obj)
+    assert json.dumps(wire.loads(json.dumps(obj).encode())) == json.dumps(obj)
+    assert wire.loads(f" \n{json.dumps(obj)}\n") == json.loads(json.dumps(obj))
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"a": 1} x', "nul", "[1,]"])
+def test_wire_json_refuses_malformed_input(text):
+    with pytest.raises(ValueError):
+        wire.loads(text)
+
+
+def test_wire_json_refuses_what_json_cannot_encode():
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        wire.dumps({"a": object()})
+
+
 def test_names_are_unique_and_ids_resolve_by_prefix(tmp_path):
     t = Containers(tmp_path)
     t.reserve_name("web", "a" * 64)

@@ -1,0 +1,93 @@
+"""A faster ``vmvc`` executable: the interpreter starts with ``-S`` and turns ``site`` on only if needed.
+
+Why. pip's console script runs ``python`` with ``site``: it reads ``pyvenv.cfg``, scans
+site-packages for ``.pth`` files and runs them (setuptools' distutils hack, the editable-install
+path), and imports ``sitecustomize``. On this host that is ~3-5 ms of a ~20 ms ``vmvc run --rm``,
+for a command that needs nothing outside the standard library and ``runtime``. pip cannot put
+interpreter flags in a console script's ``#!`` line, so :func:`install` writes the launcher itself::
+
+    python -m runtime.cli.launcher            # replaces <venv>/bin/vmvc
+    python -m runtime.cli.launcher PATH       # or writes it elsewhere
+
+The launcher puts the directory holding ``runtime`` on ``sys.path`` and calls
+:func:`runtime.cli.main.main`. The first import that cannot be found without ``site`` (``rich``,
+``simpy``, a plugin) runs ``site.main()`` and is retried, so every command still works: only the ones
+that need site-packages pay for them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+MARK = "# vmvc fast launcher"
+
+
+class LazySite:
+    """A last-resort import finder: on the first miss, enable ``site`` and look again."""
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if not enable_site():
+            return None
+        from importlib.machinery import PathFinder
+
+        return PathFinder.find_spec(name, path, target)
+
+
+def enable_site() -> bool:
+    """Run ``site.main()`` once (site-packages, ``.pth`` files); False if it already ran."""
+    if LazySite in sys.meta_path:
+        sys.meta_path.remove(LazySite)
+    import site
+
+    if getattr(site, "_vmvc_enabled", False):
+        return False
+    site._vmvc_enabled = True
+    site.main()
+    return True
+
+
+def main() -> int:
+    """The launcher's body: lazy ``site``, then the ``vmvc`` dispatcher. Plugin commands (found
+    through entry points, i.e. site-packages metadata) and help get ``site`` at once."""
+    from runtime.cli.main import COMMANDS
+    from runtime.cli.main import main as vmvc
+
+    if sys.flags.no_site:
+        if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+            enable_site()
+        else:
+            sys.meta_path.append(LazySite)
+    return vmvc()
+
+
+def script(python: str, root: str) -> str:
+    """The launcher's text for interpreter ``python`` and the directory ``root`` holding ``runtime``."""
+    return (
+        f"#!{python} -S\n"
+        f"{MARK} (python -m runtime.cli.launcher): no site until an import needs it\n"
+        "import sys\n"
+        f"sys.path.insert(0, {root!r})\n"
+        "from runtime.cli.launcher import main\n"
+        "sys.exit(main())\n"
+    )
+
+
+def install(path: str | None = None, python: str | None = None) -> str:
+    """Write the launcher to ``path`` (default: ``vmvc`` next to the interpreter) atomically; returns it."""
+    import runtime
+
+    python = python or sys.executable
+    path = path or os.path.join(os.path.dirname(python), "vmvc")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(runtime.__file__)))
+    tmp = f"{path}.vmvc-tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(script(python, root))
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, path)
+    return path
+
+
+if __name__ == "__main__":
+    print(install(sys.argv[1] if len(sys.argv) > 1 else None))

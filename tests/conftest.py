@@ -80,11 +80,14 @@ def vmvc_root(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def no_leaks():
-    """Snapshot what the host has (mounts, cgroups, netns, child processes, fds); fail if it grew."""
+def no_leaks(tmp_path_factory):
+    """Snapshot what the host has (mounts, cgroups, netns, processes, temp dirs, fds); fail if it grew.
+
+    Scoped to this run's temp dir (see tests/leaks.py), so other vmvc users on the host do not count.
+    """
     from tests.leaks import assert_no_leaks, snapshot
 
-    before = snapshot()
+    before = snapshot(str(tmp_path_factory.getbasetemp()))
     yield before
     assert_no_leaks(before)
 

@@ -66,7 +66,8 @@ def test_boot_without_a_kernel_tries_a_fetch_and_says_why_it_failed(capsys, vmvc
     from runtime.vm import kernel
 
     def no_apt(*args, **kwargs):
-        raise NotFound("apt-cache depends: apt-cache not found (a Debian/Ubuntu host is needed to fetch kernels)")
+        raise NotFound("apt-cache depends: apt-cache not found "
+                       "(a Debian/Ubuntu host is needed to fetch kernels)")
 
     monkeypatch.setattr(kernel, "host_kernels", lambda boot="/boot": [])
     monkeypatch.setattr(kernel, "fetch", no_apt)

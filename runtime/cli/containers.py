@@ -228,8 +228,8 @@ def _pump(session, stdin: bool, tty: bool) -> int:
     reading_stdin = stdin
     try:
         while True:
-            if reading_stdin:  # the select module (C), not selectors: this is the run path
-                import select
+            if reading_stdin and not session.pending:  # frames that came with the reply go out first:
+                import select  # the socket will not wake select for them (C module: the run path)
 
                 ready = select.select([session, 0], [], [])[0]
                 if 0 in ready:

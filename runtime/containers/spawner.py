@@ -49,6 +49,7 @@ import time
 from runtime import cgroups
 from runtime.containers import init, recovery, wire
 from runtime.containers.create import create, make_slot
+from runtime.containers.janitor import Janitor
 from runtime.containers.logs import LogWriter
 from runtime.containers.spec import Spec
 from runtime.containers.state import EXITED, RUNNING, Containers, now
@@ -223,6 +224,7 @@ class Spawner:
         self.stem: Stem | None = None
         self.slot: str | None = None  # a container directory made ahead (create.make_slot)
         self.deferred: list = []  # cleanup to do when idle (after replies went out)
+        self.janitor: Janitor | None = None  # removes dead containers' cgroups and directories
         self.running = True
         self.last_activity = time.monotonic()
         self._seq = 0
@@ -239,6 +241,7 @@ class Spawner:
             signal.signal(sig, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, self._on_sigterm)
         recovery.recover(self.table, self.cg)
+        self.janitor = Janitor(self.cg, init.keep_fds)
         path = self.table.socket_path
         try:
             os.unlink(path)
@@ -375,6 +378,8 @@ class Spawner:
                 fn()
             except OSError as e:
                 print(f"spawner: cleanup failed: {e}", file=sys.stderr, flush=True)
+        if self.janitor is not None:
+            self.janitor.close()  # its queue done: nothing is left behind once the spawner is gone
 
     # -- stems ------------------------------------------------------------------------------------
     def _fork_stem(self) -> None:
@@ -849,14 +854,16 @@ class Spawner:
 
     def _on_exit(self, box: Proc, error: dict | None = None) -> None:
         self.mark("exit seen")
-        code = self._reap(box)
+        # exec'd processes first: they are our children inside the container's PID namespace, and its
+        # init cannot finish dying (so waitpid on it would block) until every one of them is reaped
         for ex in [e for e in self.execs.values() if e.cid == box.cid]:
             self._on_exec_exit(ex)
+        code = self._reap(box)
         self._drain(box)
         if box.log is not None:
             box.log.close()
         oom = self.cg.oom_killed(box.cgroup)
-        self.deferred.append(lambda name=box.cgroup: self.cg.remove(name))
+        self._remove_cgroup(box.cgroup)
         if error:
             code = error.get("code", 125)
         if oom and not error:
@@ -867,7 +874,7 @@ class Spawner:
         if auto_remove:
             trash = self.table.forget(cid)  # gone from every listing now; files deleted when idle
             if trash:
-                self.deferred.append(lambda: self.table.purge(trash))
+                self._purge(trash)
         else:
             try:
                 state = self.table.load(cid).state
@@ -895,6 +902,18 @@ class Spawner:
         for conn in self.pending_attach.pop(cid, []):
             conn.reply({"exit": code})
             conn.finish()
+
+    def _remove_cgroup(self, name: str) -> None:
+        if self.janitor is not None:
+            self.janitor.remove_cgroup(name)
+        else:
+            self.deferred.append(lambda: self.cg.remove(name))
+
+    def _purge(self, trash: str) -> None:
+        if self.janitor is not None:
+            self.janitor.purge(trash)
+        else:
+            self.deferred.append(lambda: self.table.purge(trash))
 
     def _on_exec_exit(self, ex: Proc) -> None:
         code = self._reap(ex)

@@ -102,6 +102,9 @@ class Manager(ABC):
     """One cgroup backend. ``name`` is the container's cgroup name, the same in every backend."""
 
     backend: str = ""
+    devices_enforced: bool = False
+    """Whether the kernel checks device-node access for this cgroup (v1 ``devices``); if not, the
+    container must get ``nodev`` mounts and no CAP_MKNOD (see :mod:`runtime.cgroups.devices`)."""
 
     @abstractmethod
     def create(self, name: str) -> None: ...

@@ -1,17 +1,19 @@
-"""cgroup v1: one directory per controller hierarchy (memory, cpu, cpuacct, pids).
+"""cgroup v1: one directory per controller hierarchy (memory, cpu, cpuacct, pids, devices).
 
 Used on hybrid hosts like this project's, where the v2 mount carries no controllers. A process
 joins by writing to ``cgroup.procs`` in each hierarchy; the OOM killer's work shows in
-``memory.oom_control`` (``oom_kill``) and ``memory.failcnt``.
+``memory.oom_control`` (``oom_kill``) and ``memory.failcnt``. The ``devices`` directory gets
+Docker's allow-list (:mod:`runtime.cgroups.devices`) when it is created, before anyone joins.
 """
 
 from __future__ import annotations
 
 import os
 
+from runtime.cgroups import devices
 from runtime.cgroups.base import Limits, Manager, Stats, keyed, kill_listed, read, read_int, write
 
-CONTROLLERS = ("memory", "cpu", "cpuacct", "pids")
+CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "devices")
 UNLIMITED = 1 << 62  # v1 reports "no limit" as a huge number
 
 
@@ -22,6 +24,7 @@ class V1(Manager):
         """``hierarchies`` maps controller -> mountpoint (``{"memory": "/sys/fs/cgroup/memory"}``)."""
         self.mounts = {c: hierarchies[c] for c in CONTROLLERS if c in hierarchies}
         self._roots = list(dict.fromkeys(self.mounts.values()))  # a co-mounted cpu,cpuacct once
+        self.devices_enforced = "devices" in self.mounts
 
     @classmethod
     def from_layout(cls, info: dict) -> V1:
@@ -41,6 +44,9 @@ class V1(Manager):
     def create(self, name: str) -> None:
         for d in self.dirs(name):
             os.makedirs(d, exist_ok=True)
+        dev = self._dir("devices", name)
+        if dev:
+            devices.restrict(dev)
 
     def names(self, prefix: str) -> list[str]:
         found = set()

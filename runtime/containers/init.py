@@ -159,29 +159,48 @@ def mount_rootfs(sys_, layers: list[str], upper: str, work: str, target: str, th
     mount_overlay(sys_, layers, upper, work, target)
 
 
-def _bind(sys_, source: str, target: str, readonly: bool) -> None:
+def _in_root(root: str | None, target: str, kind: str) -> int:
+    """An O_PATH fd of ``target`` (a path under ``root``) resolved inside ``root``, made if missing:
+    image symlinks and ``..`` never lead to the host (see :mod:`runtime.containers.mounts`)."""
+    from runtime.containers.mounts import open_in_root
+
+    rel = os.path.relpath(target, root) if root else target
+    return open_in_root(root or "/", "/" if rel == "." else "/" + rel, create=kind)
+
+
+def _bind(sys_, source: str, target: str, readonly: bool, root: str | None = None) -> None:
     if not os.path.exists(source):
         raise StartError(f"invalid mount config: bind source path does not exist: {source}")
-    if os.path.isdir(source):
-        os.makedirs(target, exist_ok=True)
-    else:
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        if not os.path.exists(target):
-            open(target, "a").close()
-    sys_.mount(source, target, None, MS_BIND | MS_REC)
-    if readonly:
-        sys_.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+    fd = _in_root(root, target, "dir" if os.path.isdir(source) else "file")
+    try:
+        where = f"/proc/self/fd/{fd}"
+        resolved = os.readlink(where)  # the in-root path, symlink-free: for the read-only remount
+        sys_.mount(source, where, None, MS_BIND | MS_REC)
+        if readonly:
+            sys_.mount(None, resolved, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+    finally:
+        os.close(fd)
 
 
 def apply(sys_, steps: list[tuple]) -> None:
+    root = None  # once the rootfs is mounted, every target below it is resolved inside it
     for step in steps:
         kind = step[0]
         if kind == "overlay":
             mount_rootfs(sys_, *step[1:])
+            root = step[4]
         elif kind == "mount":
             sys_.mount(*step[1:])
+        elif kind == "move" and root:
+            fd = _in_root(root, step[2], "dir")
+            try:
+                sys_.mount(step[1], f"/proc/self/fd/{fd}", None, MS_MOVE)
+            finally:
+                os.close(fd)
         elif kind == "move":
             sys_.mount(step[1], step[2], None, MS_MOVE)
+        elif kind == "mkdir" and root:
+            os.close(_in_root(root, step[1], "dir"))
         elif kind == "mkdir":
             os.makedirs(step[1], exist_ok=True)
         elif kind == "mknod":
@@ -190,7 +209,7 @@ def apply(sys_, steps: list[tuple]) -> None:
         elif kind == "symlink":
             os.symlink(step[1], step[2])
         elif kind == "bind":
-            _bind(sys_, *step[1:])
+            _bind(sys_, *step[1:], root=root)
 
 
 def pivot(sys_, root: str) -> None:

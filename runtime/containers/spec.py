@@ -98,9 +98,7 @@ class Spec:
             raise VmvcError(f"invalid --cpus {self.cpus}: must be positive")
         if self.pids_limit is not None and self.pids_limit <= 0:
             self.pids_limit = None  # docker: 0 or -1 mean unlimited
-        for v in self.volumes:
-            if not (v.host.startswith("/") and v.container.startswith("/")):
-                raise VmvcError(f"invalid volume {v.host}:{v.container}: both paths must be absolute")
+        self.volumes = [_checked_volume(v) for v in self.volumes]
 
     def to_dict(self) -> dict:
         out = {key: getattr(self, key) for key in FIELDS}
@@ -121,6 +119,21 @@ class Spec:
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k, d in FIELDS.items() if getattr(self, k) != d)
         return f"Spec({fields})"
+
+
+def _checked_volume(v: Volume) -> Volume:
+    """Absolute paths, the container side cleaned (``//``, ``.``, trailing ``/``); no ``..`` in it and
+    not ``/`` itself (docker: "destination can't be '/'"). The engine still resolves the target
+    inside the rootfs at start (image symlinks), see :mod:`runtime.containers.mounts`."""
+    spec = f"{v.host}:{v.container}"
+    if not (v.host.startswith("/") and v.container.startswith("/")):
+        raise VmvcError(f"invalid volume {spec}: both paths must be absolute")
+    if ".." in v.container.split("/"):
+        raise VmvcError(f"invalid volume specification: '{spec}': destination may not contain '..'")
+    container = "/" + "/".join(p for p in v.container.split("/") if p and p != ".")
+    if container == "/":
+        raise VmvcError(f"invalid volume specification: '{spec}': destination can't be '/'")
+    return Volume(v.host, container, v.readonly)
 
 
 def parse_memory(text: str, flag: str = "-m, --memory") -> int:

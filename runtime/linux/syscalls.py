@@ -55,6 +55,11 @@ PR_SET_CHILD_SUBREAPER = 36
 _SYS_PIVOT_ROOT = 155  # x86-64
 _SYS_SETNS = 308
 _SYS_CAPSET = 126
+_SYS_OPENAT2 = 437
+
+# openat2 resolve flags (linux/openat2.h).
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_IN_ROOT = 0x10
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 # ioctl numbers for bringing an interface up (linux/sockios.h) and for ptys (asm-generic/ioctls.h).
@@ -114,6 +119,16 @@ class Syscalls:
                                      inheritable & 0xFFFFFFFF, effective >> 32, permitted >> 32,
                                      inheritable >> 32)
         self._check(self._libc.syscall(ctypes.c_long(_SYS_CAPSET), header, data), "capset")
+
+    def openat2(self, dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0) -> int:
+        """``openat2(2)`` (Linux 5.6+): ``resolve`` flags such as ``RESOLVE_IN_ROOT`` make the kernel
+        treat ``dirfd`` as ``/`` for every ``..`` and absolute symlink on the way. Returns the fd."""
+        how = (ctypes.c_uint64 * 3)(flags, mode, resolve)
+        fd = self._libc.syscall(
+            ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(dirfd), os.fsencode(path), ctypes.byref(how),
+            ctypes.c_size_t(ctypes.sizeof(how)),
+        )
+        return self._check(fd, f"openat2 {path}")
 
     def link_up(self, name: str = "lo") -> None:
         """Bring a network interface up in the current network namespace (``ip link set lo up``)."""

@@ -1,0 +1,146 @@
+"""Security fixes proven on the real kernel: host devices, mount-target escapes, orphans, errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tests.containers.conftest import REAL
+
+pytestmark = REAL
+
+
+@pytest.fixture
+def host_loop(tmp_path):
+    """A loop device over a temp file holding a known secret; detached afterwards."""
+    img = tmp_path / "vmvc-disk.img"
+    img.write_bytes(b"vmvc-host-secret-19" + b"\0" * (1 << 20))
+    dev = subprocess.run(
+        ["losetup", "-f", "--show", str(img)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    try:
+        st = os.stat(dev)
+        yield dev, os.major(st.st_rdev), os.minor(st.st_rdev), img
+    finally:
+        subprocess.run(["losetup", "-d", dev], check=False)
+
+
+def test_a_host_block_device_made_with_mknod_cannot_be_opened(run, host_loop):
+    dev, major, minor, img = host_loop
+    r = run("sh", "-c", f"mknod /d b {major} {minor} && head -c 19 /d; echo rc=$?")
+    assert b"vmvc-host-secret" not in r.stdout
+    assert b"Operation not permitted" in r.stderr
+    assert b"rc=1" in r.stdout
+    r = run("sh", "-c", f"mknod /d b {major} {minor} && echo XXXX | dd of=/d conv=notrunc; echo rc=$?")
+    assert b"Operation not permitted" in r.stderr
+    assert img.read_bytes()[:19] == b"vmvc-host-secret-19"  # the host file is unchanged
+
+
+def test_the_default_devices_still_work(run):
+    r = run(
+        "sh",
+        "-c",
+        "echo hi > /dev/null && head -c 4 /dev/zero | wc -c && head -c 4 /dev/urandom | wc -c"
+        " && exec 3<>/dev/ptmx && echo ptmx-ok",
+    )
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.split() == [b"4", b"4", b"ptmx-ok"]
+
+
+# -- 2. mount targets resolve inside the rootfs -------------------------------------------------------
+def _vmvc(*args):
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.cli.main", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def _symlink_image(tmp_path, link_to: str) -> str:
+    """A one-layer image: a static busybox and ``/vol -> link_to`` (an absolute symlink)."""
+    import io
+    import shutil
+    import tarfile
+
+    from runtime.images import open_store
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(shutil.which("busybox"), "bin/busybox")
+        for name, target in (("bin/sh", "busybox"), ("vol", link_to)):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    buf.seek(0)
+    open_store().import_tar(buf, "vmvc-symlinked:latest")
+    return "vmvc-symlinked"
+
+
+def test_an_image_symlink_cannot_send_a_bind_target_to_the_host(run, tmp_path):
+    outside = tmp_path / "x"  # /vol in the image points to outside/target, an absolute path
+    (outside / "target").mkdir(parents=True)  # it exists on the host too
+    hostfile = tmp_path / "vmvc-hostfile"
+    hostfile.write_text("bound\n")
+    image = _symlink_image(tmp_path, f"{outside}/target")
+    r = run(
+        "/bin/busybox", "cat", f"{outside}/target/sub/x", image=image, volumes=[(str(hostfile), "/vol/sub/x")]
+    )
+    assert (r.exit_code, r.stdout) == (0, b"bound\n"), r.stderr  # bound where the symlink leads, in-root
+    assert os.listdir(outside / "target") == []  # and nothing was made on the host
+    r = run("/bin/busybox", "ls", "/vol/sub", image=image, volumes=[(str(tmp_path), "/vol/sub/d")])
+    assert r.exit_code == 0 and os.listdir(outside / "target") == []
+
+
+@pytest.mark.parametrize(
+    "volume, message",
+    [
+        ("/tmp:/", "destination can't be '/'"),
+        ("/tmp:/../../../../tmp/vmvc-escape/dd", "destination may not contain '..'"),
+        ("/tmp:/a/../../vmvc-escape", "destination may not contain '..'"),
+    ],
+)
+def test_bad_bind_destinations_are_refused_with_one_line(engine, volume, message):
+    r = _vmvc("run", "--rm", "-v", volume, "busybox", "true")
+    assert r.returncode == 125
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not os.path.exists("/tmp/vmvc-escape")
+    assert engine.list(all=True) == []
+
+
+def test_container_paths_are_cleaned():
+    from runtime.containers.spec import Spec
+
+    spec = Spec("busybox", ["true"], volumes=[("/srv", "//data/./x/")])
+    assert spec.volumes[0].container == "/data/x"
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["openat2", "walk"])
+def test_open_in_root_never_leaves_the_root(tmp_path, monkeypatch, kernel):
+    from runtime.containers import mounts
+
+    if not kernel:
+        monkeypatch.setattr(mounts, "_kernel_resolve", lambda root_fd, path: None)
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "etc").mkdir(parents=True)
+    outside.mkdir()
+    (root / "abs").symlink_to(str(outside))
+    (root / "rel").symlink_to("../../outside")
+    (root / "loop").symlink_to("loop")
+    for path, kind, made in [
+        ("/abs/sub/f", "file", root / outside.relative_to("/") / "sub/f"),
+        ("/rel/d", "dir", root / "outside/d"),
+        ("/../../../outside/e", "dir", root / "outside/e"),
+        ("/etc", "dir", root / "etc"),
+    ]:
+        fd = mounts.open_in_root(str(root), path, create=kind)
+        try:
+            assert os.readlink(f"/proc/self/fd/{fd}") == str(made)
+        finally:
+            os.close(fd)
+    assert os.listdir(outside) == []
+    with pytest.raises(OSError):
+        mounts.open_in_root(str(root), "/loop/x", create="dir")
+    with pytest.raises(FileNotFoundError):
+        mounts.open_in_root(str(root), "/missing")

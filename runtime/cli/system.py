@@ -43,7 +43,31 @@ def system(argv: list[str]) -> int:
     return subcommands("vmvc system", argv, {
         "df": ("runtime.cli.images:system_df", "Show disk usage and shared-layer savings"),
         "info": ("runtime.cli.system:info", "Show what this host supports (short doctor)"),
+        "stop": ("runtime.cli.system:stop", "Stop the engine's spawner (it exits by itself when idle)"),
     })
+
+
+def stop(argv: list[str]) -> int:
+    """Stop the engine's spawner (it also exits after 10 idle minutes)"""
+    p = parser("vmvc system stop", "Stop this state root's spawner process, like stopping dockerd: "
+               "nothing of vmvc keeps running afterwards.", 2)
+    p.add_argument("-f", "--force", action="store_true", help="also kill running containers")
+    args = parse(p, argv)
+    import os
+
+    from runtime.containers import Engine
+    from runtime.errors import Conflict
+
+    engine = Engine()
+    if not os.path.exists(engine.table.socket_path):
+        print("no spawner running")
+        return 0
+    running = engine.list(all=False)
+    if running and not args.force:
+        raise Conflict(f"{len(running)} container(s) still running: stop them, or use -f to kill them")
+    engine.shutdown()
+    print("spawner stopped" + (f"; killed {len(running)} container(s)" if running else ""))
+    return 0
 
 
 def info(argv: list[str]) -> int:

@@ -106,8 +106,8 @@ def decide(requested: str = "auto", probe: Callable[[], Evidence] = host_evidenc
         accel, reason = "tcg", f"{why}: TCG (software emulation)"
     elif not ev.hardware:
         accel, reason = "tcg", (f"/dev/kvm is {_module(ev)} with CPU flags {flags}: a software KVM "
-                                f"({_guest(ev)}, but full kernels end in 'KVM internal error'); "
-                                "TCG boots them")
+                                f"({_guest(ev)}; without VT-x/AMD-V a full kernel is not tried: on kvm_pvm "
+                                "such boots ended in 'KVM internal error' after minutes); TCG boots them")
     elif not ev.guest_ok:
         accel, reason = "tcg", f"{_module(ev)} with {flags}, but {_guest(ev)}: TCG"
     else:

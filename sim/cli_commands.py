@@ -334,6 +334,7 @@ def profiles(args) -> int:
                     "title": p.title,
                     "path": str(path),
                     "solo_s": spec.solo_seconds(p.host, warm=True),
+                    "back_to_back_s": spec.solo_seconds(p.host, warm=True, idle=False),
                     "private_mib": spec.private_memory / MIB,
                     "cores": p.host.cores,
                     "sources": [s.get("id") for s in p.sources],
@@ -345,12 +346,13 @@ def profiles(args) -> int:
         return 0
     _table(
         "simulation profiles",
-        ["name", "kind", "one start (warm)", "private mem", "host cores", "about"],
+        ["name", "kind", "one start, idle host", "back to back", "private mem", "host cores", "about"],
         [
             [
                 r["name"],
                 r.get("kind", "-"),
                 fmt_s(r.get("solo_s")),
+                fmt_s(r.get("back_to_back_s")),
                 fmt_mib(r.get("private_mib")),
                 str(r.get("cores", "-")),
                 r.get("title") or r.get("error", ""),

@@ -70,10 +70,10 @@ class Stage:
     grace: bool = False
     source: str = ""
 
-    def solo_seconds(self, host: HostSpec, warm: bool = False) -> float:
-        """Duration alone on an idle host (first cgroup move pays the grace period)."""
+    def solo_seconds(self, host: HostSpec, warm: bool = False, idle: bool = True) -> float:
+        """Duration alone; on an ``idle`` host the first cgroup move pays the grace period."""
         scale = self.hit if warm and self.cache == "shared" else 1.0
-        grace = host.grace_first if self.grace else 0.0
+        grace = host.grace_first if self.grace and idle else 0.0
         return grace + scale * (self.delay + self.io / host.disk_bw + self.cpu)
 
 
@@ -103,12 +103,14 @@ class InstanceSpec:
                 out[key] = out.get(key, 0.0) + s.mem
         return out
 
-    def solo_seconds(self, host: HostSpec, warm: bool = False) -> float:
-        """Sum of the stages alone on an idle host: the analytic time of a single start.
+    def solo_seconds(self, host: HostSpec, warm: bool = False, idle: bool = True) -> float:
+        """Sum of the stages alone on the host: the analytic time of a single start.
 
         ``warm``: the shared cache already holds this image (its stages pay their ``hit`` fraction).
+        ``idle``: the host was idle, so the first cgroup move pays the RCU grace period; ``False`` is
+        a start right after another (back to back), as the anchors' medians were measured.
         """
-        return sum(s.solo_seconds(host, warm) for s in self.stages)
+        return sum(s.solo_seconds(host, warm, idle) for s in self.stages)
 
 
 @dataclass(frozen=True)

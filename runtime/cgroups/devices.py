@@ -5,8 +5,10 @@ Why. Namespaces do not stop ``mknod``: with CAP_MKNOD a container can make ``/de
 every ``open`` of a device node. On cgroup v1 that is the ``devices`` hierarchy: a container's
 cgroup denies everything (``a``) and allows back Docker's short list below. On cgroup v2 the
 same check needs a ``BPF_CGROUP_DEVICE`` program; this engine does not load one, so the v2 backend
-says ``devices_enforced = False`` and the container's filesystems are mounted ``nodev`` and
-CAP_MKNOD is dropped instead (see :func:`runtime.containers.init.prepare`).
+says ``devices_enforced = False``, and a container that finds itself outside a devices hierarchy
+(:func:`available`) gets its rootfs and binds mounted ``nodev`` and CAP_MKNOD dropped from its
+bounding set instead (see :func:`runtime.containers.init.prepare`). That is stricter than Docker
+(whose containers may ``mknod``), but without a device program it is the only safe choice.
 """
 
 from __future__ import annotations
@@ -40,3 +42,20 @@ def restrict(cgroup_dir: str) -> None:
     write(os.path.join(cgroup_dir, "devices.deny"), "a")
     for rule in ALLOWED:
         write(os.path.join(cgroup_dir, "devices.allow"), rule)
+
+
+PROC_CGROUP = "/proc/self/cgroup"
+
+
+def available(proc_cgroup: str | None = None) -> bool:
+    """Whether this host's containers have their device access checked by a devices cgroup: the
+    process is under a v1 ``devices`` hierarchy (listed in ``/proc/self/cgroup``), which the v1
+    backend always restricts (:func:`restrict`). False on pure v2, where that check would need a
+    ``BPF_CGROUP_DEVICE`` program this engine does not load; the caller must then fall back to
+    ``nodev`` mounts and no CAP_MKNOD."""
+    try:
+        with open(proc_cgroup or PROC_CGROUP) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return False
+    return any("devices" in line.split(":", 2)[1].split(",") for line in lines if line.count(":") >= 2)

@@ -176,8 +176,9 @@ def _bind(sys_, source: str, target: str, readonly: bool, root: str | None = Non
         where = f"/proc/self/fd/{fd}"
         resolved = os.readlink(where)  # the in-root path, symlink-free: for the read-only remount
         sys_.mount(source, where, None, MS_BIND | MS_REC)
-        if readonly:
-            sys_.mount(None, resolved, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+        flags = (MS_RDONLY if readonly else 0) | (MS_NODEV if NODEV else 0)
+        if flags:
+            sys_.mount(None, resolved, None, MS_BIND | MS_REMOUNT | flags)
     finally:
         os.close(fd)
 
@@ -189,6 +190,8 @@ def apply(sys_, steps: list[tuple]) -> None:
         if kind == "overlay":
             mount_rootfs(sys_, *step[1:])
             root = step[4]
+            if NODEV:
+                sys_.mount(None, root, None, MS_BIND | MS_REMOUNT | MS_NODEV)
         elif kind == "mount":
             sys_.mount(*step[1:])
         elif kind == "move" and root:
@@ -271,17 +274,38 @@ def resolve_user(user: str) -> tuple[int, int, list[int]]:
     return uid, gid, [gid]
 
 
-def finish_and_exec(sys_, process: dict, prepared: bool = False) -> None:
+def rearm_death_signal(sys_, ctl, parent: int) -> None:
+    """Set PR_SET_PDEATHSIG=SIGKILL again (``setuid``/``setgid`` clear it, so a ``-u`` container
+    would outlive a killed spawner), then make sure the spawner did not die before that: the
+    parent pid changed, or the spawner's end of ``ctl`` hung up. (A stem is PID 1 of its PID
+    namespace, where ``getppid()`` is 0 either way, so the socket is the check that counts.)"""
+    sys_.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    hung_up = False
+    if ctl is not None:
+        import select
+
+        poll = select.poll()
+        poll.register(ctl, select.POLLHUP)
+        hung_up = any(ev & (select.POLLHUP | select.POLLERR) for _, ev in poll.poll(0))
+    if hung_up or os.getppid() != parent:
+        os._exit(125)
+
+
+def finish_and_exec(sys_, process: dict, prepared: bool = False, ctl=None) -> None:
     """Drop privileges the way docker does and ``execve``. Never returns."""
-    keep = drop_bounding_set(sys_) if prepared is False else capabilities.mask(capabilities.DOCKER_DEFAULT)
+    parent = os.getppid()
+    keep = drop_bounding_set(sys_) if prepared is False else kept_capabilities()
     uid, gid, groups = resolve_user(process["user"]) if process.get("user") else (0, 0, [0])
-    os.setgroups(groups)
-    os.setgid(gid)
-    os.setuid(uid)
-    if uid == 0:
-        sys_.capset(keep, keep, 0)
-    if not prepared:
-        sys_.prctl(PR_SET_NO_NEW_PRIVS, 1)
+    try:
+        os.setgroups(groups)
+        os.setgid(gid)
+        os.setuid(uid)
+        if uid == 0:
+            sys_.capset(keep, keep, 0)
+        if not prepared:
+            sys_.prctl(PR_SET_NO_NEW_PRIVS, 1)
+    except OSError as e:
+        raise StartError(f"container init failed: setting user {uid}:{gid}: {e}") from None
     cwd = process.get("cwd") or "/"
     try:
         os.makedirs(cwd, exist_ok=True)
@@ -292,6 +316,7 @@ def finish_and_exec(sys_, process: dict, prepared: bool = False) -> None:
     for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     args = process["args"]
+    rearm_death_signal(sys_, ctl, parent)
     try:
         os.execvpe(args[0], args, env)
     except FileNotFoundError:
@@ -332,10 +357,27 @@ def report(ctl, error: StartError) -> None:
         pass
 
 
+NODEV: bool | None = None
+"""Whether this container's mounts get ``nodev`` and its bounding set loses CAP_MKNOD: when no
+devices cgroup checks device access (cgroup v2 without a device program). Decided by
+:func:`drop_bounding_set` once the process is in its cgroup; see :mod:`runtime.cgroups.devices`."""
+
+
+def kept_capabilities() -> int:
+    """Docker's default capability mask, less CAP_MKNOD when :data:`NODEV`."""
+    keep = capabilities.mask(capabilities.DOCKER_DEFAULT)
+    return keep & ~capabilities.mask(["mknod"]) if NODEV else keep
+
+
 def drop_bounding_set(sys_) -> int:
     """Docker's default capabilities only, from now on for every exec (the effective set is kept
-    until ``execve``, so the mounts that follow still work). Returns the kept mask."""
-    keep = capabilities.mask(capabilities.DOCKER_DEFAULT)
+    until ``execve``, so the mounts that follow still work). Returns the kept mask. Without a
+    devices cgroup CAP_MKNOD goes too (:data:`NODEV`)."""
+    global NODEV
+    from runtime.cgroups.devices import available
+
+    NODEV = not available()
+    keep = kept_capabilities()
     for cap in capabilities.to_drop(keep, capabilities.last_cap()):
         sys_.prctl(PR_CAPBSET_DROP, cap)
     return keep
@@ -384,11 +426,15 @@ def start_container(
 
 def io_and_exec(sys_, ctl, cfg: dict, stdin, stdout: int, stderr: int, prepared: bool) -> None:
     """The last steps of both a start and an exec: stdio (pipes or a pty), privileges, ``execve``."""
-    if cfg.get("tty"):
-        tty_stdio(ctl)
-    else:
-        stdio(stdin if cfg.get("stdin") else None, stdout, stderr)
-    finish_and_exec(sys_, cfg["process"], prepared=prepared)
+    try:
+        if cfg.get("tty"):
+            tty_stdio(ctl)
+        else:
+            stdio(stdin if cfg.get("stdin") else None, stdout, stderr)
+    except OSError as e:
+        what = "a terminal" if cfg.get("tty") else "stdio"
+        raise StartError(f"container init failed: setting up {what}: {e}") from None
+    finish_and_exec(sys_, cfg["process"], prepared=prepared, ctl=ctl)
 
 
 def join_container(

@@ -144,3 +144,71 @@ def test_open_in_root_never_leaves_the_root(tmp_path, monkeypatch, kernel):
         mounts.open_in_root(str(root), "/loop/x", create="dir")
     with pytest.raises(FileNotFoundError):
         mounts.open_in_root(str(root), "/missing")
+
+
+# -- 3. a container with -u dies with its spawner -------------------------------------------------------
+def test_a_container_run_as_another_user_dies_with_its_spawner(engine):
+    import signal
+
+    from runtime.cgroups import manager
+    from runtime.containers import Engine, Spec
+    from tests.containers.test_churn_crash import _gone
+
+    cid = engine.create(Spec("busybox", ["sleep", "60"], user="1000"))
+    engine.start(cid)
+    pid = engine.inspect(cid)["State"]["Pid"]
+    with open(f"/proc/{pid}/status") as f:
+        assert "Uid:\t1000\t" in f.read()  # setuid happened (it clears the parent-death signal)
+    cgroup = engine.inspect(cid)["Vmvc"]["Cgroup"]
+    spawner = engine.spawner.request({"op": "ping"})["pid"]
+    os.kill(spawner, signal.SIGKILL)
+    assert _gone(spawner)
+    assert _gone(pid)  # the container is not left running as an orphan
+    fresh = Engine()
+    assert fresh.inspect(cid)["State"]["Status"] == "exited"
+    fresh.remove(cid)
+    fresh.shutdown()
+    assert not manager().exists(cgroup)
+
+
+# -- 4. errors after pivot_root carry a message ---------------------------------------------------------
+def test_errors_after_pivot_root_are_one_line_start_errors(monkeypatch):
+    import errno
+
+    from runtime.containers import init
+    from runtime.linux.fake import FakeSyscalls
+
+    def broken(*a):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    cfg = {"process": {"args": ["true"], "env": [], "cwd": "/", "user": ""}}
+    monkeypatch.setattr(init, "stdio", broken)
+    with pytest.raises(init.StartError) as e:
+        init.io_and_exec(FakeSyscalls(), None, cfg, None, 1, 2, prepared=True)
+    assert e.value.code == 125 and str(e.value).startswith("container init failed: setting up stdio:")
+    monkeypatch.setattr(init, "stdio", lambda *a: None)
+    monkeypatch.setattr(init.os, "setgroups", broken)
+    with pytest.raises(init.StartError) as e:
+        init.io_and_exec(FakeSyscalls(), None, cfg, None, 1, 2, prepared=True)
+    assert str(e.value).startswith("container init failed: setting user 0:0:")
+
+
+def test_the_death_signal_is_set_again_right_before_exec(monkeypatch):
+    from runtime.containers import init
+    from runtime.linux.fake import FakeSyscalls
+    from runtime.linux.syscalls import PR_SET_PDEATHSIG
+
+    fake = FakeSyscalls()
+    for name in ("setgroups", "setgid", "setuid", "chdir"):
+        monkeypatch.setattr(init.os, name, lambda *a: None)
+    monkeypatch.setattr(init.os, "makedirs", lambda *a, **k: None)
+    monkeypatch.setattr(init.signal, "signal", lambda *a: None)
+
+    def execvpe(*a):
+        fake.calls.append(("execve",))
+        raise FileNotFoundError
+
+    monkeypatch.setattr(init.os, "execvpe", execvpe)
+    with pytest.raises(init.StartError):
+        init.finish_and_exec(fake, {"args": ["x"], "env": [], "cwd": "/", "user": "1000"}, prepared=True)
+    assert fake.calls[-2:] == [("prctl", PR_SET_PDEATHSIG, 9, 0, 0, 0), ("execve",)]

@@ -17,7 +17,12 @@ Methods:
   (pid, mnt, uts, ipc, net, cgroup), a cgroup, an overlay rootfs, ``pivot_root``, docker's masked
   paths, capabilities and ``no_new_privs``; the container is created, started, waited for and removed.
 * ``cli`` -- ``vmvc run --rm busybox /bin/true`` as a whole new CLI process (interpreter start
-  included), with bytecode compiled as an installed package would have it.
+  included), with bytecode compiled as an installed package would have it: the ``vmvc`` installed
+  next to this interpreter, whichever launcher it is.
+* ``cli_launcher`` -- the same through :mod:`runtime.cli.launcher` (``python -S``, ``site`` only when
+  an import needs it), written to a temp dir for the run.
+* ``python_startup`` / ``python_nosite`` -- ``python -c pass`` with and without ``-S``: how much of
+  ``cli`` is the interpreter starting.
 
 Run it: ``python -m benchmarks.startup --runs 21 --json startup.json``.
 """
@@ -37,7 +42,7 @@ import tempfile
 import time
 
 ANCHORS_MS = {"fork_exec": 0.9, "unshare": 4.0, "crun": (11, 14), "runc": (43, 55), "docker_run": 243}
-TARGETS = {"engine_vs_crun": 0.7, "cli_vs_crun": 2.0}
+TARGETS = {"engine_vs_crun": 0.7, "cli_vs_crun": 2.0, "cli_launcher_vs_crun": 2.0}
 NAMESPACES = ["pid", "network", "ipc", "uts", "mount", "cgroup"]
 
 
@@ -212,6 +217,9 @@ def _measure(
         rootfs = open_store().resolve("busybox").layer_dirs[0]
         bundle = oci_bundle(rootfs, root)
         vmvc = os.path.join(os.path.dirname(sys.executable), "vmvc")
+        from runtime.cli.launcher import install
+
+        launcher = install(os.path.join(root, "vmvc"))
         crun, runc, unshare = shutil.which("crun"), shutil.which("runc"), shutil.which("unshare")
         true = shutil.which("true") or "/bin/true"
         cli_env = _cli_env(root)
@@ -228,7 +236,9 @@ def _measure(
             "fork_exec": lambda: _spawn_wait([true]),
             "engine": engine_run,
             "cli": lambda: _spawn_wait([vmvc, "run", "--rm", "busybox", "/bin/true"], cli_env),
+            "cli_launcher": lambda: _spawn_wait([launcher, "run", "--rm", "busybox", "/bin/true"], cli_env),
             "python_startup": lambda: _spawn_wait([sys.executable, "-c", "pass"], cli_env),
+            "python_nosite": lambda: _spawn_wait([sys.executable, "-S", "-c", "pass"], cli_env),
         }
         if unshare:
             table["unshare"] = lambda: _spawn_wait(
@@ -256,7 +266,8 @@ def _measure(
         medians = {m: statistics.median(v) for m, v in samples.items() if v}
         ratios = {}
         if "crun" in medians:
-            for m in ("engine", "cli", "runc", "unshare", "fork_exec"):
+            for m in ("engine", "cli", "cli_launcher", "python_startup", "python_nosite", "runc", "unshare",
+                      "fork_exec"):
                 if m in medians:
                     ratios[f"{m}_vs_crun"] = medians[m] / medians["crun"]
         return {
@@ -285,7 +296,8 @@ def report(result: dict) -> str:
         f"container start, median of {result['runs']} interleaved runs (ms), "
         f"{result['host']['cpus']} CPUs, load {result['host']['loadavg_1m']}:"
     ]
-    for m in ("fork_exec", "unshare", "engine", "crun", "cli", "python_startup", "runc"):
+    shown = ("fork_exec", "unshare", "engine", "crun", "cli", "cli_launcher", "python_startup")
+    for m in (*shown, "python_nosite", "runc"):
         if m in med:
             ratio = result["ratios"].get(f"{m}_vs_crun")
             lines.append(f"  {m:15} {med[m]:8.2f}" + (f"   {ratio:5.2f}x crun" if ratio else ""))

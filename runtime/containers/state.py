@@ -47,8 +47,9 @@ def write_json(path: str, data: dict) -> None:
     import json  # here, not at the top: the CLI's ``run`` path never reads or writes state files
 
     tmp = f"{path}.tmp{os.getpid()}"
+    text = json.dumps(data)  # dumps: the C encoder; dump streams through the pure-Python one
     with open(tmp, "w") as f:
-        json.dump(data, f)
+        f.write(text)
     os.replace(tmp, path)
 
 

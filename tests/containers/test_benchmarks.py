@@ -22,10 +22,12 @@ def test_startup_benchmark_runs_every_method_side_by_side(benchmark, no_leaks, v
         "crun",
         "runc",
         "cli",
+        "cli_launcher",
         "python_startup",
+        "python_nosite",
     }
     assert all(v > 0 for v in result["median_ms"].values())
-    assert {"engine_vs_crun", "cli_vs_crun", "runc_vs_crun"} <= set(result["ratios"])
+    assert {"engine_vs_crun", "cli_vs_crun", "cli_launcher_vs_crun", "runc_vs_crun"} <= set(result["ratios"])
     assert set(result["after_idle_median_ms"]) == {"engine", "crun"}
     assert "target engine_vs_crun" in startup.report(result)
 

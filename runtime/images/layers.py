@@ -364,6 +364,9 @@ class _Checker:
         if base == OPAQUE:
             self.opaques.append(posixpath.dirname(name))
         elif base.startswith(WHITEOUT):
+            if base[len(WHITEOUT):] in ("", ".", ".."):  # would hide the directory itself or its parent
+                raise UnsafeArchive(f"unsafe layer entry {m.name!r}: whiteout of "
+                                    f"{base[len(WHITEOUT):]!r} (no such name can be hidden)")
             self.whiteouts.append(name)
         if m.isreg():
             self.content += m.size

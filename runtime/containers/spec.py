@@ -7,6 +7,8 @@ Entrypoint/Cmd, Env merging, WorkingDir and User.
 
 from __future__ import annotations
 
+import os
+
 from runtime.errors import VmvcError
 
 NETWORKS = ("private", "none", "host")
@@ -78,7 +80,7 @@ class Spec:
         for key, default in FIELDS.items():
             setattr(self, key, kw.get(key, default))
         self.image, self.cmd = image, list(cmd) if cmd is not None else None
-        self.env = list(self.env)
+        self.env = _resolved_env(self.env)
         self.volumes = [Volume(*v) if not isinstance(v, Volume) else v for v in self.volumes]
         self.labels = dict(self.labels or {})
         self._validate()
@@ -92,10 +94,21 @@ class Spec:
             raise VmvcError(
                 f"Invalid container name ({self.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
             )
+        if self.memory == 0:
+            self.memory = None  # docker: -m 0 is no limit
         if self.memory is not None and self.memory < MIN_MEMORY:
             raise VmvcError("Minimum memory limit allowed is 6MB")
         if self.cpus is not None and self.cpus <= 0:
             raise VmvcError(f"invalid --cpus {self.cpus}: must be positive")
+        ncpu = len(os.sched_getaffinity(0)) if self.cpus is not None else 0  # docker: runtime.NumCPU()
+        if self.cpus is not None and self.cpus > ncpu:
+            raise VmvcError(
+                f"range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+            )
+        if self.workdir is not None and not self.workdir.startswith("/"):
+            raise VmvcError(
+                f"the working directory '{self.workdir}' is invalid, it needs to be an absolute path"
+            )
         if self.pids_limit is not None and self.pids_limit <= 0:
             self.pids_limit = None  # docker: 0 or -1 mean unlimited
         self.volumes = [_checked_volume(v) for v in self.volumes]
@@ -119,6 +132,17 @@ class Spec:
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k, d in FIELDS.items() if getattr(self, k) != d)
         return f"Spec({fields})"
+
+
+def _resolved_env(env) -> list[str]:
+    """docker's ``-e FOO`` (no ``=``): FOO's value from the caller's environment, left out if unset."""
+    out = []
+    for item in env:
+        if "=" in item:
+            out.append(item)
+        elif item in os.environ:
+            out.append(f"{item}={os.environ[item]}")
+    return out
 
 
 def _checked_volume(v: Volume) -> Volume:

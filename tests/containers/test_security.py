@@ -212,3 +212,42 @@ def test_the_death_signal_is_set_again_right_before_exec(monkeypatch):
     with pytest.raises(init.StartError):
         init.finish_and_exec(fake, {"args": ["x"], "env": [], "cwd": "/", "user": "1000"}, prepared=True)
     assert fake.calls[-2:] == [("prctl", PR_SET_PDEATHSIG, 9, 0, 0, 0), ("execve",)]
+
+
+# -- 6. docker's flag semantics ------------------------------------------------------------------------
+def test_env_without_a_value_comes_from_the_caller(engine, monkeypatch):
+    from runtime.containers.spec import Spec
+
+    monkeypatch.setenv("VMVC_FROM_CALLER", "caller value")
+    monkeypatch.delenv("VMVC_UNSET", raising=False)
+    spec = Spec("busybox", env=["VMVC_FROM_CALLER", "A=1", "VMVC_UNSET"])
+    assert spec.env == ["VMVC_FROM_CALLER=caller value", "A=1"]
+    r = _vmvc(
+        "run", "--rm", "-e", "VMVC_FROM_CALLER", "-e", "VMVC_UNSET", "busybox", "sh", "-c",
+        'echo "$VMVC_FROM_CALLER"; echo "${VMVC_UNSET-unset}"',
+    )  # fmt: skip
+    assert (r.returncode, r.stdout) == (0, "caller value\nunset\n"), r.stderr
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["-w", "relative"], "the working directory 'relative' is invalid, it needs to be an absolute path"),
+        (
+            ["--cpus", "1000"],
+            f"range of CPUs is from 0.01 to {len(os.sched_getaffinity(0))}.00, as there are only",
+        ),
+    ],
+)
+def test_bad_workdir_and_too_many_cpus_are_one_line_125(engine, flags, message):
+    r = _vmvc("run", "--rm", *flags, "busybox", "true")
+    assert r.returncode == 125 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert engine.list(all=True) == []
+
+
+def test_memory_0_means_unlimited(engine):
+    from runtime.containers.spec import Spec
+
+    assert Spec("busybox", memory=0).memory is None
+    r = _vmvc("run", "--rm", "-m", "0", "busybox", "true")  # was "Minimum memory limit allowed is 6MB"
+    assert (r.returncode, r.stderr) == (0, "")

@@ -58,8 +58,8 @@ def _vmvc(*args):
     )
 
 
-def _symlink_image(tmp_path, link_to: str) -> str:
-    """A one-layer image: a static busybox and ``/vol -> link_to`` (an absolute symlink)."""
+def _symlink_image(tmp_path, link_to: str, **more: str) -> str:
+    """A one-layer image: a static busybox, ``/vol -> link_to`` (an absolute symlink) and ``more``."""
     import io
     import shutil
     import tarfile
@@ -69,7 +69,7 @@ def _symlink_image(tmp_path, link_to: str) -> str:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         tar.add(shutil.which("busybox"), "bin/busybox")
-        for name, target in (("bin/sh", "busybox"), ("vol", link_to)):
+        for name, target in (("bin/sh", "busybox"), ("vol", link_to), *more.items()):
             info = tarfile.TarInfo(name)
             info.type, info.linkname = tarfile.SYMTYPE, target
             tar.addfile(info)
@@ -91,6 +91,16 @@ def test_an_image_symlink_cannot_send_a_bind_target_to_the_host(run, tmp_path):
     assert os.listdir(outside / "target") == []  # and nothing was made on the host
     r = run("/bin/busybox", "ls", "/vol/sub", image=image, volumes=[(str(tmp_path), "/vol/sub/d")])
     assert r.exit_code == 0 and os.listdir(outside / "target") == []
+
+
+def test_image_symlinks_at_proc_dev_sys_do_not_lead_the_system_mounts_out(run, tmp_path):
+    outside = tmp_path / "sys-outside"
+    outside.mkdir()
+    links = {name: f"{outside}/{name}" for name in ("proc", "dev", "sys")}
+    image = _symlink_image(tmp_path, "/nowhere", **links)
+    r = run("/bin/busybox", "sh", "-c", "echo $$; head -c 3 /dev/zero | /bin/busybox wc -c", image=image)
+    assert (r.exit_code, r.stdout.split()) == (0, [b"1", b"3"]), r.stderr
+    assert os.listdir(outside) == []
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ import signal
 import socket
 import stat
 
+from runtime.containers.mounts import open_in_root
 from runtime.images.overlay import MAX_DATA as OVERLAY_MAX_DATA
 from runtime.images.overlay import mount_overlay
 from runtime.images.overlay import options as overlay_options
@@ -162,8 +163,6 @@ def mount_rootfs(sys_, layers: list[str], upper: str, work: str, target: str, th
 def _in_root(root: str | None, target: str, kind: str) -> int:
     """An O_PATH fd of ``target`` (a path under ``root``) resolved inside ``root``, made if missing:
     image symlinks and ``..`` never lead to the host (see :mod:`runtime.containers.mounts`)."""
-    from runtime.containers.mounts import open_in_root
-
     rel = os.path.relpath(target, root) if root else target
     return open_in_root(root or "/", "/" if rel == "." else "/" + rel, create=kind)
 

@@ -20,7 +20,9 @@ Methods:
   included), with bytecode compiled as an installed package would have it: the ``vmvc`` installed
   next to this interpreter, whichever launcher it is.
 * ``cli_launcher`` -- the same through :mod:`runtime.cli.launcher` (``python -S``, ``site`` only when
-  an import needs it), written to a temp dir for the run.
+  an import needs it, no interpreter teardown), written to a temp dir for the run.
+* ``cli_console`` -- the same through a pip-style console script for ``runtime.cli.launcher:console``
+  (``site`` as usual, no interpreter teardown).
 * ``python_startup`` / ``python_nosite`` -- ``python -c pass`` with and without ``-S``: how much of
   ``cli`` is the interpreter starting.
 
@@ -42,7 +44,7 @@ import tempfile
 import time
 
 ANCHORS_MS = {"fork_exec": 0.9, "unshare": 4.0, "crun": (11, 14), "runc": (43, 55), "docker_run": 243}
-TARGETS = {"engine_vs_crun": 0.7, "cli_vs_crun": 2.0, "cli_launcher_vs_crun": 2.0}
+TARGETS = {"engine_vs_crun": 0.7, "cli_vs_crun": 2.0, "cli_launcher_vs_crun": 2.0, "cli_console_vs_crun": 2.0}
 NAMESPACES = ["pid", "network", "ipc", "uts", "mount", "cgroup"]
 
 
@@ -217,9 +219,10 @@ def _measure(
         rootfs = open_store().resolve("busybox").layer_dirs[0]
         bundle = oci_bundle(rootfs, root)
         vmvc = os.path.join(os.path.dirname(sys.executable), "vmvc")
-        from runtime.cli.launcher import install
+        from runtime.cli.launcher import console_script, install
 
         launcher = install(os.path.join(root, "vmvc"))
+        console = install(os.path.join(root, "vmvc-console"), text=console_script(sys.executable))
         crun, runc, unshare = shutil.which("crun"), shutil.which("runc"), shutil.which("unshare")
         true = shutil.which("true") or "/bin/true"
         cli_env = _cli_env(root)
@@ -237,6 +240,7 @@ def _measure(
             "engine": engine_run,
             "cli": lambda: _spawn_wait([vmvc, "run", "--rm", "busybox", "/bin/true"], cli_env),
             "cli_launcher": lambda: _spawn_wait([launcher, "run", "--rm", "busybox", "/bin/true"], cli_env),
+            "cli_console": lambda: _spawn_wait([console, "run", "--rm", "busybox", "/bin/true"], cli_env),
             "python_startup": lambda: _spawn_wait([sys.executable, "-c", "pass"], cli_env),
             "python_nosite": lambda: _spawn_wait([sys.executable, "-S", "-c", "pass"], cli_env),
         }
@@ -266,9 +270,8 @@ def _measure(
         medians = {m: statistics.median(v) for m, v in samples.items() if v}
         ratios = {}
         if "crun" in medians:
-            for m in ("engine", "cli", "cli_launcher", "python_startup", "python_nosite", "runc", "unshare",
-                      "fork_exec"):
-                if m in medians:
+            for m in medians:
+                if m != "crun":
                     ratios[f"{m}_vs_crun"] = medians[m] / medians["crun"]
         return {
             "host": host(),
@@ -296,8 +299,8 @@ def report(result: dict) -> str:
         f"container start, median of {result['runs']} interleaved runs (ms), "
         f"{result['host']['cpus']} CPUs, load {result['host']['loadavg_1m']}:"
     ]
-    shown = ("fork_exec", "unshare", "engine", "crun", "cli", "cli_launcher", "python_startup")
-    for m in (*shown, "python_nosite", "runc"):
+    shown = ("fork_exec", "unshare", "engine", "crun", "cli", "cli_launcher", "cli_console")
+    for m in (*shown, "python_startup", "python_nosite", "runc"):
         if m in med:
             ratio = result["ratios"].get(f"{m}_vs_crun")
             lines.append(f"  {m:15} {med[m]:8.2f}" + (f"   {ratio:5.2f}x crun" if ratio else ""))

@@ -23,6 +23,7 @@ def test_startup_benchmark_runs_every_method_side_by_side(benchmark, no_leaks, v
         "runc",
         "cli",
         "cli_launcher",
+        "cli_console",
         "python_startup",
         "python_nosite",
     }

@@ -57,3 +57,14 @@ def test_run_and_plugin_commands_through_the_launcher(engine, tmp_path):
     assert r.returncode == 0 and "CONTAINER ID" in r.stdout, r.stderr
     r = _call(path, "sim", "--help")  # an entry-point plugin: site at once
     assert r.returncode == 0, r.stderr
+
+
+@_real
+def test_console_entry_exits_with_the_commands_code_and_output(engine, tmp_path):
+    from runtime.cli.launcher import console_script, install
+
+    path = install(str(tmp_path / "vmvc-console"), text=console_script(sys.executable))
+    r = _call(path, "run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 4")
+    assert (r.returncode, r.stdout, r.stderr) == (4, "out\n", "err\n")
+    r = _call(path, "nosuch")
+    assert r.returncode == 2 and "not a vmvc command" in r.stderr

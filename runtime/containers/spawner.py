@@ -542,7 +542,10 @@ class Spawner:
         conn.finish()
 
     def op_ping(self, conn: Conn, msg: dict) -> None:
-        conn.reply({"ok": True, "pid": os.getpid(), "running": len(self.boxes), "v": wire.PROTOCOL})
+        janitor = self.janitor.pid if self.janitor is not None else 0
+        running = len(self.boxes)
+        reply = {"ok": True, "pid": os.getpid(), "janitor": janitor, "running": running}
+        conn.reply({**reply, "v": wire.PROTOCOL})
         conn.finish()
 
     def op_shutdown(self, conn: Conn, msg: dict) -> None:

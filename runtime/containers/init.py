@@ -28,9 +28,7 @@ import socket
 import stat
 
 from runtime.containers.mounts import open_in_root
-from runtime.images.overlay import MAX_DATA as OVERLAY_MAX_DATA
 from runtime.images.overlay import mount_overlay
-from runtime.images.overlay import options as overlay_options
 from runtime.linux import capabilities
 from runtime.linux.syscalls import (
     CLONE_NEWCGROUP,
@@ -150,13 +148,11 @@ def mount_rootfs(sys_, layers: list[str], upper: str, work: str, target: str, th
     last process exits (about 0.4 ms of every ``run --rm`` here). Otherwise, and if the kernel
     refuses ``volatile``, the image store's :func:`mount_overlay`."""
     if throwaway:
-        data = overlay_options(layers, upper, work) + ",volatile"
-        if len(data) <= OVERLAY_MAX_DATA:
-            try:
-                sys_.mount("overlay", target, "overlay", 0, data)
-                return
-            except OSError:
-                pass
+        try:
+            mount_overlay(sys_, layers, upper, work, target, extra_options="volatile")
+            return
+        except OSError:
+            pass  # a kernel before 5.10 refuses it
     mount_overlay(sys_, layers, upper, work, target)
 
 

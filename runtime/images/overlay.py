@@ -38,11 +38,12 @@ def _short(i: int) -> str:
 
 
 def mount_overlay(sys_, lowerdirs: list[str], upperdir: str | None, workdir: str | None, target: str,
-                  flags: int = 0) -> str:
+                  flags: int = 0, extra_options: str = "") -> str:
     """Mount ``lowerdirs`` (top first) plus an optional upper at ``target``; returns the data used.
 
     With no upper the view is read-only; a single layer with no upper is a read-only bind mount
-    (overlayfs wants two lower dirs when there is no upper).
+    (overlayfs wants two lower dirs when there is no upper). ``extra_options`` (e.g. ``"volatile"``)
+    are appended to the overlay's mount data.
     """
     if not lowerdirs:
         raise ValueError("overlay needs at least one lower dir")
@@ -54,14 +55,15 @@ def mount_overlay(sys_, lowerdirs: list[str], upperdir: str | None, workdir: str
         sys_.mount(lowerdirs[0], target, None, MS_BIND | MS_REC)
         sys_.mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
         return ""
-    data = options(lowerdirs, upperdir, workdir)
+    extra = f",{extra_options}" if extra_options else ""
+    data = options(lowerdirs, upperdir, workdir) + extra
     if len(data) <= MAX_DATA:
         sys_.mount("overlay", target, "overlay", flags, data)
         return data
-    return _mount_via_links(sys_, lowerdirs, upperdir, workdir, target, flags)
+    return _mount_via_links(sys_, lowerdirs, upperdir, workdir, target, flags, extra)
 
 
-def _mount_via_links(sys_, lowerdirs, upperdir, workdir, target, flags) -> str:
+def _mount_via_links(sys_, lowerdirs, upperdir, workdir, target, flags, extra="") -> str:
     parent = os.path.dirname(os.path.abspath(upperdir)) if upperdir else tempfile.gettempdir()
     links = tempfile.mkdtemp(prefix="vmvc-ovl-", dir=parent)
     target = os.path.abspath(target)
@@ -70,7 +72,8 @@ def _mount_via_links(sys_, lowerdirs, upperdir, workdir, target, flags) -> str:
     try:
         for name, lower in zip(names, lowerdirs, strict=True):
             os.symlink(os.path.abspath(lower), os.path.join(links, name))
-        data = options(names, upperdir and os.path.abspath(upperdir), workdir and os.path.abspath(workdir))
+        upper, work = upperdir and os.path.abspath(upperdir), workdir and os.path.abspath(workdir)
+        data = options(names, upper, work) + extra
         if len(data) > MAX_DATA:
             raise ValueError("overlay options exceed a page even with short names (paths too long)")
         os.chdir(links)

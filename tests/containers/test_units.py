@@ -244,6 +244,23 @@ def test_rm_containers_get_a_volatile_overlay(tmp_path):
     assert "volatile" not in fake.calls[0][5]
 
 
+def test_overlay_extra_options_are_appended_on_both_paths(tmp_path):
+    from runtime.images.overlay import mount_overlay
+
+    fake = FakeSyscalls()
+    data = mount_overlay(fake, ["/l/a", "/l/b"], "/c/u", "/c/w", "/t", extra_options="volatile")
+    assert data == "lowerdir=/l/a:/l/b,upperdir=/c/u,workdir=/c/w,volatile"
+    lowers = [str(tmp_path / f"layer-{i:060d}") for i in range(120)]  # too long: the short-links path
+    for d in lowers:
+        (tmp_path / d).mkdir()
+    (tmp_path / "c").mkdir()
+    fake = FakeSyscalls()
+    upper, work = str(tmp_path / "c/u"), str(tmp_path / "c/w")
+    data = mount_overlay(fake, lowers, upper, work, "/t", extra_options="volatile")
+    assert data.startswith("lowerdir=0:1:2:") and data.endswith(",volatile")
+    assert fake.calls[0][5] == data
+
+
 def test_namespace_flags_follow_the_network_mode():
     from runtime.linux.syscalls import CLONE_NEWNET
 

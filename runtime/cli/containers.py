@@ -2,7 +2,9 @@
 
 Thin: parse flags, call :class:`runtime.containers.Engine`, print. ``run`` is on the measured path
 (``vmvc run --rm`` vs ``crun run``), so this module imports only what parsing needs; rich is
-loaded by nothing here.
+loaded by nothing here. The whole ``run`` path imports no ``json``, ``re``, ``enum``, ``signal``
+or ``socket`` module (their C parts only); :mod:`runtime.cli.launcher` removes the rest of the
+interpreter's start and teardown that a command does not need.
 """
 
 from __future__ import annotations

@@ -272,12 +272,24 @@ class Engine:
         """Stop this root's spawner (killing its containers); the next call starts a new one."""
         try:
             with self.spawner.session({"op": "shutdown"}, launch=False) as s:
+                pid = s.reply.get("pid")
                 for _ in s.frames():
                     pass
         except OSError:
             return
+        import select
         import time
 
+        try:  # until the process is gone, not only its socket: "stopped" means nothing of it runs
+            pidfd = os.pidfd_open(pid) if pid else None
+        except ProcessLookupError:
+            pidfd = None
+        try:
+            if pidfd is not None:
+                select.select([pidfd], [], [], 5.0)
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
         for _ in range(500):  # the spawner removes its socket on the way out
             if not os.path.exists(self.table.socket_path):
                 return

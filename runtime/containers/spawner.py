@@ -550,7 +550,7 @@ class Spawner:
 
     def op_shutdown(self, conn: Conn, msg: dict) -> None:
         self._shutdown_all()
-        conn.reply({"ok": True})
+        conn.reply({"ok": True, "pid": os.getpid()})  # the caller may wait for this process to end
         conn.finish()
         self.running = False
 

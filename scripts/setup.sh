@@ -60,3 +60,6 @@ if [ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$stamp" ]; then
   rm -f "$log"
   echo "$stamp" > .venv/.setup-stamp
 fi
+# pip cannot put interpreter flags in a console script: swap in vmvc's own launcher, which starts
+# Python with -S and turns site on only when an import needs it (see runtime/cli/launcher.py).
+grep -q "vmvc fast launcher" .venv/bin/vmvc 2>/dev/null || .venv/bin/python -m runtime.cli.launcher >/dev/null

@@ -437,7 +437,7 @@ class Spawner:
     def _stem_main(self, ctl: socket.socket, in_r: int, out_w: int, err_w: int, cgroup: str) -> None:
         """In the stem (PID 1 of its namespace). Never returns. It makes its own cgroup (the mkdirs
         cost the spawner ~0.5 ms) and joins it; whoever discards the stem removes the cgroup."""
-        code = 125
+        code, started = 125, False
         try:
             init.child_prologue(self.sys, [ctl.fileno(), in_r, out_w, err_w, self.host_netns])
             self.cg.create(cgroup)
@@ -450,13 +450,15 @@ class Spawner:
             if not data:
                 os._exit(0)
             cfg = json.loads(data)
+            started = True
             try:
                 init.start_container(self.sys, ctl, cfg, in_r, out_w, err_w, self.host_netns)
             except init.StartError as e:
                 init.report(ctl, e)
                 code = e.code
-        except BaseException:
-            pass
+        except BaseException as e:  # unexpected: still one line for the user, never a traceback
+            if started:
+                init.report(ctl, init.StartError(f"container init failed: {type(e).__name__}: {e}"))
         os._exit(code)
 
     def _refill(self) -> None:
@@ -774,8 +776,8 @@ class Spawner:
             except init.StartError as e:
                 init.report(ctl_c, e)
                 code = e.code
-            except BaseException:
-                pass
+            except BaseException as e:  # unexpected: still one line for the user, never a traceback
+                init.report(ctl_c, init.StartError(f"exec failed: {type(e).__name__}: {e}"))
             os._exit(code)
 
         pid, ctl, (in_w, out_r, err_r) = self._fork_child(child, box.pidfd)

@@ -22,8 +22,17 @@ if command -v dpkg-query >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       say "installing ${missing[*]}"
       export DEBIAN_FRONTEND=noninteractive
+      # Install, but start no service (dockerd would set up bridges and iptables rules): vmvc starts
+      # the daemons it measures itself, privately. A host's own policy-rc.d is left as it is.
+      policy=""
+      if [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy"
+        trap 'rm -f "$policy"' EXIT
+      fi
       apt-get update -qq >/dev/null
       apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+      [ -z "$policy" ] || { rm -f "$policy"; trap - EXIT; }
     else
       say "not root: cannot install ${missing[*]}; the real containers/VMs will be limited (see 'vmvc doctor')"
     fi

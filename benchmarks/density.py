@@ -28,16 +28,29 @@ from benchmarks.startup import emit, private_root  # noqa: E402
 TARGET_ENGINE_PSS_KIB = 1024
 
 
-def pss_kib(pid: int) -> int:
-    """Proportional set size of one process (kB), from ``/proc/<pid>/smaps_rollup``."""
+def _rollup(pid: int, fields: tuple[str, ...]) -> int:
+    """The sum of ``fields`` (kB) in ``/proc/<pid>/smaps_rollup``; 0 for a process that is gone."""
+    total = 0
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
+                if line.split(":", 1)[0] in fields:
+                    total += int(line.split()[1])
     except (FileNotFoundError, ProcessLookupError):
         pass
-    return 0
+    return total
+
+
+def pss_kib(pid: int) -> int:
+    """Proportional set size of one process (kB)."""
+    return _rollup(pid, ("Pss",))
+
+
+def uss_kib(pid: int) -> int:
+    """Unique set size (kB): pages only this process maps. Unlike PSS it does not shrink when some
+    other process starts sharing the engine's pages, so a per-container delta cannot turn negative
+    from the neighbours' comings and goings."""
+    return _rollup(pid, ("Private_Clean", "Private_Dirty"))
 
 
 def fd_count(pid: int) -> int:
@@ -60,10 +73,18 @@ def _measure(n: int = 500, image: str = "busybox", progress: bool = False) -> di
     ids: list[str] = []
     try:
         engine.run(Spec(image, ["true"], auto_remove=True))  # spawner up, image created, stem warm
+        # Steady state before the baseline: the first run builds the image and the allocator keeps,
+        # then returns, memory for it; without warm-up the per-container delta comes out negative.
+        for _ in range(min(n, 50)):
+            with engine.run_session(Spec(image, ["sleep", "3600"]), attach=False) as s:
+                warm = s.reply["id"]
+            engine.remove(warm, force=True)
+        time.sleep(0.5)
         ping = engine.spawner.request({"op": "ping"})
         spawner, janitor = ping["pid"], ping.get("janitor", 0)
         engine_pids = [p for p in (spawner, janitor) if p]  # the janitor shares the spawner's pages
         pss_before, fds_before = sum(map(pss_kib, engine_pids)), fd_count(spawner)
+        uss_before = sum(map(uss_kib, engine_pids))
         bar = _progress(n, "starting") if progress else None
         start_ms = []
         t_all = time.perf_counter()
@@ -77,6 +98,7 @@ def _measure(n: int = 500, image: str = "busybox", progress: bool = False) -> di
         start_total = time.perf_counter() - t_all
         time.sleep(0.5)  # let the last stems settle
         pss_after, fds_after = sum(map(pss_kib, engine_pids)), fd_count(spawner)
+        uss_after = sum(map(uss_kib, engine_pids))
         sample = ids[:: max(1, n // 20)]
         states = [engine.inspect(cid) for cid in sample]
         container_pss = [pss_kib(st["State"]["Pid"]) for st in states]
@@ -98,6 +120,8 @@ def _measure(n: int = 500, image: str = "busybox", progress: bool = False) -> di
         if bar:
             bar.stop()
         engine_pss = (pss_after - pss_before) / n
+        engine_uss = (uss_after - uss_before) / n
+        engine_cost = max(engine_pss, engine_uss)  # judge on the larger: PSS alone can look negative
         return {
             "n": n,
             "running_at_peak": running,
@@ -112,11 +136,13 @@ def _measure(n: int = 500, image: str = "busybox", progress: bool = False) -> di
             "remove_ms_median": statistics.median(remove_ms),
             "spawner_pss_kib": [pss_before, pss_after],
             "engine_pss_kib_per_container": engine_pss,
+            "spawner_uss_kib": [uss_before, uss_after],
+            "engine_uss_kib_per_container": engine_uss,
             "spawner_fds_per_container": (fds_after - fds_before) / n,
             "container_pss_kib_median": statistics.median(container_pss),
             "container_cgroup_kib_median": statistics.median(cgroup_bytes) / 1024,
             "target_engine_pss_kib": TARGET_ENGINE_PSS_KIB,
-            "met": engine_pss <= TARGET_ENGINE_PSS_KIB,
+            "met": engine_cost <= TARGET_ENGINE_PSS_KIB,
         }
     finally:
         for cid in ids:
@@ -192,6 +218,7 @@ def report(r: dict) -> str:
             "(first tenth {:.2f}, last tenth {:.2f})".format(*r["start_ms_first_last_tenth"]),
             f"  remove {r['remove_total_s']:.2f} s total, median {r['remove_ms_median']:.2f} ms/container",
             f"  engine memory {r['engine_pss_kib_per_container']:.1f} KiB PSS per container "
+            f"({r['engine_uss_kib_per_container']:.1f} KiB USS) "
             "(spawner + janitor {} -> {} KiB; ".format(*r["spawner_pss_kib"])
             + f"target <= {r['target_engine_pss_kib']}: "
             f"{'met' if r['met'] else 'NOT met'}), {r['spawner_fds_per_container']:.1f} fds per container",

@@ -277,7 +277,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plot", metavar="PNG")
     args = p.parse_args(argv)
     machines = qemu.MACHINES if args.machine == "all" else args.machine.split(",")
-    results = run_all(args.runs, machines, args.kernel, args.accel)
+    from runtime.errors import VmvcError
+
+    try:
+        if args.kernel is None:
+            kernel_mod.ensure_available(lambda: print("no guest kernel cached: fetching the Debian cloud "
+                                                      "kernel", file=sys.stderr))
+        results = run_all(args.runs, machines, args.kernel, args.accel)
+    except VmvcError as e:
+        print(f"vm_boot: {e}", file=sys.stderr)
+        return e.exit_code
     print(summary(results))
     if args.json:
         with open(args.json, "w") as f:

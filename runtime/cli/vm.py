@@ -90,12 +90,8 @@ def _ensure_kernel(quiet: bool) -> None:
     """Like ``docker run`` pulling a missing image: no guest kernel anywhere -> fetch one first."""
     from runtime.vm import kernel
 
-    if kernel.cached() or kernel.host_kernels():
-        return
-    print("Unable to find a guest kernel locally; fetching the Debian cloud kernel "
-          "(vmvc vm fetch-kernel)", file=sys.stderr)
-    with _status("fetching kernel", quiet=quiet):
-        kernel.fetch()
+    kernel.ensure_available(lambda: print("Unable to find a guest kernel locally; fetching the Debian "
+                                          "cloud kernel (vmvc vm fetch-kernel)", file=sys.stderr))
 
 
 class _status:

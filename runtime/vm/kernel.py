@@ -111,6 +111,17 @@ def resolve(path: str | None = None, cache: str | Path | None = None, boot: str 
     raise NotFound("no guest kernel: run 'vmvc vm fetch-kernel' or pass --kernel PATH")
 
 
+def ensure_available(announce=None) -> bool:
+    """Fetch a kernel when none is cached and the host has none readable, as ``docker run`` pulls a
+    missing image; ``announce()`` is called first. True when it fetched."""
+    if cached() or host_kernels():
+        return False
+    if announce:
+        announce()
+    fetch()
+    return True
+
+
 def package_name(meta: str = META_PACKAGE, update: bool | None = None) -> str:
     """The versioned image package the meta package depends on (``linux-image-6.1.0-NN-cloud-amd64``).
 

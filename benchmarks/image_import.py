@@ -192,11 +192,23 @@ def _fstype(path: str) -> str:
     return fstype
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    import argparse
     import json
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.image_import",
+                                description=(__doc__ or "").splitlines()[0])
+    p.add_argument("mb", nargs="?", type=int, default=100, help="size of the rootfs tarball (MB)")
+    p.add_argument("png", nargs="?", help="save a chart here")
+    args = p.parse_args(argv)
+    results = run_both(args.mb)
+    if args.png:
+        plot(results, args.png)
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
     import sys
 
-    results = run_both(int(sys.argv[1]) if len(sys.argv) > 1 else 100)
-    if len(sys.argv) > 2:
-        plot(results, sys.argv[2])
-    print(json.dumps(results, indent=2))
+    sys.exit(main())

@@ -160,7 +160,11 @@ def cpu_model_check(ns=(1, 2, 4, 8), loops: int = 10_000_000, repeats: int = 3) 
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    argparse.ArgumentParser(prog="python -m benchmarks.sim_perf",
+                            description=(__doc__ or "").splitlines()[0]).parse_args(argv)
     out = {
         "host": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
         "events": events_per_second(),

@@ -339,11 +339,18 @@ class Spawner:
         elif self.slot is None:
             self.slot = make_slot(self.table)
         elif self.deferred:
+            self._run_deferred(once=True)
+
+    def _run_deferred(self, once: bool) -> None:
+        """Deferred cleanup: one piece per idle moment, or all of it on the way out."""
+        while self.deferred:
             fn = self.deferred.pop(0)
             try:
                 fn()
             except OSError as e:
                 print(f"spawner: cleanup failed: {e}", file=sys.stderr, flush=True)
+            if once:
+                return
 
     def _run_timers(self) -> None:
         t = time.monotonic()
@@ -388,12 +395,7 @@ class Spawner:
         if self.slot:
             self.table.purge(self.slot)
             self.slot = None
-        while self.deferred:
-            fn = self.deferred.pop(0)
-            try:
-                fn()
-            except OSError as e:
-                print(f"spawner: cleanup failed: {e}", file=sys.stderr, flush=True)
+        self._run_deferred(once=False)
         if self.janitor is not None:
             self.janitor.close()  # its queue done: nothing is left behind once the spawner is gone
 

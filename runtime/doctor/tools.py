@@ -60,13 +60,19 @@ def elf_is_static(path: str) -> bool | None:
     return all(struct.unpack_from("<I", table, i * phentsize)[0] != 3 for i in range(phnum))
 
 
+def static_busybox(candidates) -> str | None:
+    """The first of ``candidates`` that is a static busybox (runs inside an empty rootfs or an
+    initramfs), judged by its ELF program headers; None when there is none."""
+    return next((c for c in candidates if c and elf_is_static(c)), None)
+
+
 def busybox_check() -> Check:
-    for candidate in ("/bin/busybox", "/usr/bin/busybox", shutil.which("busybox") or ""):
-        if candidate and elf_is_static(candidate):
-            code, out = run([candidate])
-            version = first_line(out)
-            return Check("busybox", "tools", READY, f"{candidate}: static, {version}",
-                         data={"path": candidate, "version": version})
+    candidate = static_busybox(("/bin/busybox", "/usr/bin/busybox", shutil.which("busybox")))
+    if candidate:
+        code, out = run([candidate])
+        version = first_line(out)
+        return Check("busybox", "tools", READY, f"{candidate}: static, {version}",
+                     data={"path": candidate, "version": version})
     found = shutil.which("busybox")
     if found:
         return Check("busybox", "tools", DEGRADED, f"{found} is dynamically linked",

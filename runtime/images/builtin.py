@@ -52,14 +52,12 @@ GROUP = b"root:x:0:\nnogroup:x:65534:\n"
 
 def host_busybox() -> str:
     """Path of the host's static busybox (busybox-static on Debian)."""
-    path = shutil.which("busybox") or "/bin/busybox"
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
-    except OSError:
-        raise VmvcError("busybox is not installed on this host (apt-get install busybox-static)") from None
-    if b"ld-linux" in head or b"/lib64/ld" in head:
-        raise VmvcError(f"{path} is dynamically linked; the busybox image needs busybox-static")
+    from runtime.doctor.tools import static_busybox
+
+    path = static_busybox((shutil.which("busybox"), "/bin/busybox", "/usr/bin/busybox"))
+    if path is None:
+        raise VmvcError("no static busybox on this host: the busybox image needs busybox-static "
+                        "(apt-get install busybox-static)")
     return path
 
 

@@ -114,15 +114,12 @@ def parse(data: bytes) -> list[Entry]:
 
 
 def find_busybox() -> str:
-    for candidate in BUSYBOX_CANDIDATES:
-        try:
-            with open(candidate, "rb") as f:
-                head = f.read(4096)
-        except OSError:
-            continue
-        if b"/lib64/ld-linux" not in head and b"/lib/ld-linux" not in head:  # no PT_INTERP: static
-            return candidate
-    raise NotFound("no static busybox found (apt-get install --no-install-recommends busybox-static)")
+    from runtime.doctor.tools import static_busybox
+
+    found = static_busybox(BUSYBOX_CANDIDATES)
+    if found is None:
+        raise NotFound("no static busybox found (apt-get install --no-install-recommends busybox-static)")
+    return found
 
 
 def applets(busybox: str) -> list[str]:
@@ -169,13 +166,14 @@ def init_script(services: int = 0, workload_file: str = "/workload.sh") -> str:
 def entries(workload: str, services: int = 0, busybox: str | None = None,
             init: str | None = None) -> list[Entry]:
     """Everything in the archive; ``init`` replaces the generated ``/init`` (tests use a hanging one)."""
-    with open(busybox or find_busybox(), "rb") as f:
+    busybox = busybox or find_busybox()
+    with open(busybox, "rb") as f:
         binary = f.read()
     out = [directory(d) for d in ("bin", "dev", "etc", "proc", "sys", "tmp", "var", "var/log", "root")]
     out.append(chardev("dev/console", 5, 1))
     out.append(chardev("dev/null", 1, 3, 0o666))
     out.append(file("bin/busybox", binary, 0o755))
-    out += [symlink(f"bin/{a}", "busybox") for a in applets(busybox or find_busybox())]
+    out += [symlink(f"bin/{a}", "busybox") for a in applets(busybox)]
     out.append(file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"))
     out.append(file("etc/group", b"root:x:0:\n"))
     out.append(file("workload.sh", workload.encode(), 0o644))

@@ -32,4 +32,4 @@ def inspect(store: ImageStore, image: Image) -> dict:
             "Os": image.os, "Size": image.size,
             "GraphDriver": {"Name": "overlay2", "Data": {"LowerDir": ":".join(image.layer_dirs)}},
             "RootFS": {"Type": "layers", "Layers": image.diff_ids},
-            "Metadata": {"LastTagTime": ""}, "Containers": store.holders(image.id)}
+            "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"}, "Containers": store.holders(image.id)}

@@ -6,11 +6,16 @@ inside the container's cgroup (see :mod:`runtime.containers.spawner`). In order:
 1. ahead of time (:func:`prepare`): ``unshare`` mount, UTS, IPC, cgroup and net namespaces, ``/``
    rprivate, ``lo`` up, capability bounding set and ``no_new_privs``; on a private staging tmpfs,
    ``/proc``, a tmpfs ``/dev`` with null/zero/full/random/urandom/tty, a private ``devpts``,
-   ``/dev/shm`` and read-only ``/sys``, with Docker's masked and read-only paths on them;
+   ``/dev/shm`` and read-only ``/sys``, with Docker's masked and read-only paths on them, and a
+   read-only ``/sys/fs/cgroup`` showing only the container's own cgroups (:func:`cgroupfs_plan`);
 2. on start: back to the host netns for ``--network host``; mount the image's layers + the
    container's upper dir (overlayfs); move the staged system mounts in; bind ``-v`` volumes;
 3. ``pivot_root`` into it and detach the old root (the staging tmpfs goes with it);
-4. hostname, user, working dir, ``execve``.
+4. hostname, user, working dir, the seccomp filter (:mod:`runtime.security.seccomp`, compiled once
+   in the spawner), ``execve``.
+
+Every child forked from the spawner (stem or ``exec``) is made non-dumpable first thing
+(:func:`child_prologue`), see :func:`join_container` for why.
 
 Errors go back to the spawner as one JSON line on the control socket (which is close-on-exec, so
 EOF there means ``execve`` worked), with docker's exit code: 127 not found, 126 cannot execute,
@@ -48,10 +53,12 @@ from runtime.linux.syscalls import (
     MS_REMOUNT,
     MS_STRICTATIME,
     PR_CAPBSET_DROP,
+    PR_SET_DUMPABLE,
     PR_SET_NO_NEW_PRIVS,
     PR_SET_PDEATHSIG,
     TIOCSCTTY,
 )
+from runtime.security import seccomp
 
 # moby/oci/defaults.go
 MASKED = (
@@ -125,6 +132,50 @@ def sysfs_plan(base: str) -> list[tuple]:
         ("mkdir", target),
         ("mount", "sysfs", target, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
     ]
+
+
+def host_cgroup_mounts(mounts_file: str = "/proc/self/mounts") -> list[tuple[str, str, str]]:
+    """``(path, fstype, options)`` of the host's cgroup mounts, ``options`` only what names the
+    hierarchy (its controllers, ``name=…``). Read once, in the spawner (module import below)."""
+    try:
+        with open(mounts_file) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    try:
+        with open("/proc/cgroups") as f:
+            known = {line.split()[0] for line in f.read().splitlines()[1:] if line.strip()}
+    except OSError:
+        known = set()
+    found = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 4 and parts[2] in ("cgroup", "cgroup2") and parts[1].startswith("/sys/fs/cgroup"):
+            opts = [o for o in parts[3].split(",") if o in known or o.startswith("name=")]
+            found.append((parts[1], parts[2], ",".join(opts) or None))
+    return found
+
+
+CGROUP_MOUNTS = host_cgroup_mounts()
+CGROUPFS_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
+
+
+def cgroupfs_plan(base: str, mounts: list[tuple[str, str, str]] | None = None) -> list[tuple]:
+    """``/sys/fs/cgroup`` inside, as Docker has it: a tmpfs with each of the host's hierarchies mounted
+    read-only below it (or the one cgroup2 mount on a pure v2 host). The stem has joined the
+    container's cgroup in every hierarchy and then unshared its cgroup namespace, so each mount shows
+    the container's own subtree only. Read-only: a container cannot raise its own limits, freeze
+    itself out of ``docker stop``, or ``cgroup.kill`` anything (``--privileged`` aside)."""
+    mounts = CGROUP_MOUNTS if mounts is None else mounts
+    top = os.path.join(base, "sys/fs/cgroup")
+    ro = MS_RDONLY | CGROUPFS_FLAGS
+    if len(mounts) == 1 and mounts[0][0] == "/sys/fs/cgroup":
+        return [("mount", mounts[0][1], top, mounts[0][1], ro, mounts[0][2])]
+    steps: list[tuple] = [("mount", "tmpfs", top, "tmpfs", CGROUPFS_FLAGS, "mode=755,size=64k")]
+    for path, fstype, options in mounts:
+        target = os.path.join(top, os.path.relpath(path, "/sys/fs/cgroup"))
+        steps += [("mkdir", target), ("mount", fstype, target, fstype, ro, options)]
+    return steps + [("mount", None, top, None, MS_BIND | MS_REMOUNT | ro, None)]
 
 
 def plan(cfg: dict, base: str) -> list[tuple]:
@@ -237,14 +288,17 @@ def harden(sys_, base: str = "/", only: tuple[str, ...] = ("/proc", "/sys")) -> 
 
 
 def _lookup(path: str, key: str, index: int) -> list[str] | None:
+    # the container's own file: never a blocking open (a FIFO /etc/passwd froze the engine), capped
+    from runtime.linux.safefs import read_file
+
     try:
-        with open(path) as f:
-            for line in f:
-                fields = line.rstrip("\n").split(":")
-                if len(fields) > 3 and fields[index] == key:
-                    return fields
+        text = read_file(path, 16 << 20).decode(errors="replace")
     except OSError:
-        pass
+        return None
+    for line in text.splitlines():
+        fields = line.split(":")
+        if len(fields) > 3 and fields[index] == key:
+            return fields
     return None
 
 
@@ -311,6 +365,7 @@ def finish_and_exec(sys_, process: dict, prepared: bool = False, ctl=None) -> No
     for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     args = process["args"]
+    confine(sys_, process.get("security"))
     rearm_death_signal(sys_, ctl, parent)
     try:
         os.execvpe(args[0], args, env)
@@ -321,6 +376,18 @@ def finish_and_exec(sys_, process: dict, prepared: bool = False, ctl=None) -> No
         raise StartError(f'exec: "{args[0]}": permission denied', 126) from None
     except OSError as e:
         raise StartError(f'exec: "{args[0]}": {e.strerror}', 126) from None
+
+
+def confine(sys_, security: dict | None) -> None:
+    """The container's seccomp filter, last thing before ``execve`` (it must allow ``execve`` and what
+    :func:`rearm_death_signal` needs, which Docker's profile does). Docker's default is compiled once
+    in the spawner (below, at import), so the common case costs one ``seccomp(2)`` call."""
+    try:
+        prog = seccomp.filter_for(security)
+        if prog is not None:
+            sys_.seccomp(prog)
+    except (OSError, ValueError) as e:
+        raise StartError(f"container init failed: loading the seccomp filter: {e}") from None
 
 
 def stdio(stdin: int | None, stdout: int, stderr: int) -> None:
@@ -394,6 +461,7 @@ def prepare(sys_, staging: str) -> None:
     os.mkdir(os.path.join(staging, "root"))
     apply(sys_, system_plan(staging))
     harden(sys_, staging)
+    apply(sys_, cgroupfs_plan(staging))
 
 
 def start_container(
@@ -409,6 +477,7 @@ def start_container(
             sys_.umount(os.path.join(base, "sys"), MNT_DETACH)
             apply(sys_, sysfs_plan(base))
             harden(sys_, base, only=("/sys",))
+            apply(sys_, cgroupfs_plan(base))
         apply(sys_, plan(cfg, base))
         pivot(sys_, os.path.join(base, "root"))
         sys_.sethostname(cfg["hostname"])
@@ -442,7 +511,30 @@ def join_container(
     stdout: int,
     stderr: int,
 ) -> None:
-    """``exec``: join the container's cgroup and namespaces (one ``setns`` on its pidfd), then exec."""
+    """``exec``: join the container's cgroup and namespaces (one ``setns`` on its pidfd), then exec.
+
+    Hardened as runc is since CVE-2019-5736. From ``setns`` on, this process is inside the container
+    (its PID namespace: the container sees it in ``/proc``), yet until ``execve`` it is a copy of the
+    spawner: its memory holds the spawner's heap (other containers' configs and environments) and the
+    host's environment, and ``/proc/<pid>/exe`` is the host's Python. So:
+
+    * it is non-dumpable from its first instruction (:func:`child_prologue`): the kernel then refuses
+      ``ptrace``, ``/proc/<pid>/mem``, ``environ``, ``exe``, ``fd/``, ``map_files`` to anyone without
+      CAP_SYS_PTRACE (which containers do not get), so neither the heap nor the host's Python binary
+      can be read or opened for writing through it. ``execve`` makes it dumpable again, with a fresh
+      image: nothing of the spawner survives it;
+    * every fd but its stdio, the control socket (close-on-exec) and the container's pidfd is closed
+      first thing (:func:`child_prologue`); those two are close-on-exec;
+    * ``execve`` gets the container's environment only (``process["env"]`` plus ``-e``), never the
+      spawner's;
+    * it gets the container's capabilities, ``no_new_privs`` and the same seccomp filter
+      (``process["security"]``; Docker's default when the request does not say).
+
+    Why not re-exec a small helper first (as runc re-execs a sealed memfd copy of itself)? The only
+    image this child ever ``execve``s is the container's own program, resolved inside the container's
+    mount namespace: no host binary is ever the target, so there is nothing to overwrite, and the
+    window before ``execve`` is closed by non-dumpability. A helper image would cost a second
+    ``execve`` (~1 ms) per ``exec`` for no added protection."""
     try:
         for path in procs_files:
             with open(path, "w") as f:
@@ -455,6 +547,7 @@ def join_container(
 
 def child_prologue(sys_, keep: list[int]) -> None:
     """First thing after fork: die with the spawner, close every fd the child does not need."""
+    sys_.prctl(PR_SET_DUMPABLE, 0)  # before anything else: no ptrace or /proc/<pid>/mem of a spawner copy
     sys_.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     keep_fds(keep)
 
@@ -470,3 +563,6 @@ def keep_fds(keep: list[int]) -> None:
 
 def errno_name(e: OSError) -> str:
     return errno.errorcode.get(e.errno or 0, str(e.errno))
+
+
+seccomp.default_filter()  # compiled once, in the spawner, which imports this module before forking stems

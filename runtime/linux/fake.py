@@ -45,6 +45,9 @@ class FakeSyscalls:
     def capset(self, effective, permitted, inheritable):
         self._record("capset", effective, permitted, inheritable)
 
+    def seccomp(self, prog):
+        self._record("seccomp", len(prog))
+
     def link_up(self, name="lo"):
         self._record("link_up", name)
 

@@ -51,6 +51,7 @@ PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_DUMPABLE = 4
 
 _SYS_PIVOT_ROOT = 155  # x86-64
 _SYS_SETNS = 308
@@ -129,6 +130,10 @@ class Syscalls:
             ctypes.c_size_t(ctypes.sizeof(how)),
         )
         return self._check(fd, f"openat2 {path}")
+
+    def seccomp(self, prog) -> None:
+        """Install a compiled seccomp filter (:class:`runtime.security.seccomp.Filter`) on this thread."""
+        prog.install()
 
     def link_up(self, name: str = "lo") -> None:
         """Bring a network interface up in the current network namespace (``ip link set lo up``)."""

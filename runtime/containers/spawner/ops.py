@@ -1,0 +1,304 @@
+"""The spawner's requests: one method per operation a client can ask for.
+
+``create``, ``start``, ``run`` (create + start in one round trip), ``attach``, ``wait``, ``kill``,
+``stop``, ``exec``, ``ping`` and ``shutdown`` arrive as JSON frames (:mod:`runtime.containers.wire`);
+on an attached connection ``{"resize": [h, w]}``, ``{"signal": s}`` and stdin frames follow. A
+request that raises gets one error reply with the exception's docker exit code; it never takes the
+spawner down.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+import termios
+import time
+
+from runtime import cgroups
+from runtime.containers import init, wire
+from runtime.containers.create import create
+from runtime.containers.spawner.stems import fork_child
+from runtime.containers.spec import Spec
+from runtime.containers.state import EXITED, RUNNING, now
+
+# When to fork the next stem after a start (see Requests.op_start): at once within a burst of starts,
+# otherwise once the container exited or REFILL_DELAY after the reply, whichever comes first.
+BURST_WINDOW = 0.03
+REFILL_DELAY = 0.005
+
+
+def _winsize(rows: int, cols: int) -> bytes:
+    return struct.pack("HHHH", rows, cols, 0, 0)
+
+
+class Requests:
+    def __init__(self, spawner) -> None:
+        self.sp = spawner
+        self.last_start = 0.0
+
+    def on_frame(self, conn, kind: int, payload: bytes) -> None:
+        sup = self.sp.sup
+        if kind == wire.JSON:
+            msg = wire.decode_json(payload)
+            op = msg.get("op")
+            if op and msg.get("v") != wire.PROTOCOL:
+                self._other_version(conn, msg)
+                return
+            handler = getattr(self, f"op_{op}", None) if op else None
+            if handler is None:
+                if "resize" in msg and conn.proc is not None and conn.proc.master is not None:
+                    h, w = msg["resize"]
+                    fcntl.ioctl(conn.proc.master, termios.TIOCSWINSZ, _winsize(h, w))
+                elif "signal" in msg and conn.proc is not None:
+                    sup.signal(conn.proc, msg["signal"])
+                elif op:
+                    conn.reply({"error": f"unknown request {op!r}", "code": 125})
+                return
+            try:
+                handler(conn, msg)
+            except Exception as e:  # a bad request must not take the spawner down
+                code = getattr(e, "exit_code", 125)
+                conn.reply({"error": str(e) or type(e).__name__, "code": code, "kind": type(e).__name__})
+                conn.finish()
+        elif kind == wire.STDIN and conn.proc is not None:
+            if payload:
+                conn.proc.write_stdin(payload)
+            else:
+                conn.proc.close_stdin()
+
+    def _other_version(self, conn, msg: dict) -> None:
+        """A client of another vmvc version: make way for its spawner if no container would die."""
+        boxes = self.sp.sup.boxes
+        if boxes:
+            conn.reply(
+                {
+                    "error": f"a vmvc spawner of another version (pid {os.getpid()}) is running "
+                    f"{len(boxes)} container(s); stop them, then retry",
+                    "code": 125,
+                }
+            )
+        else:
+            conn.reply({"error": "spawner version changed", "restart": True})
+            self.sp.loop.running = False
+        conn.finish()
+
+    # -- the daemon -------------------------------------------------------------------------------
+    def op_ping(self, conn, msg: dict) -> None:
+        janitor = self.sp.janitor.pid if self.sp.janitor is not None else 0
+        running = len(self.sp.sup.boxes)
+        reply = {"ok": True, "pid": os.getpid(), "janitor": janitor, "running": running}
+        conn.reply({**reply, "v": wire.PROTOCOL})
+        conn.finish()
+
+    def op_shutdown(self, conn, msg: dict) -> None:
+        self.sp.shutdown_all()
+        conn.reply({"ok": True, "pid": os.getpid()})  # the caller may wait for this process to end
+        conn.finish()
+        self.sp.loop.running = False
+
+    # -- create / start ---------------------------------------------------------------------------
+    def _create(self, spec: dict) -> str:
+        pool = self.sp.pool
+        slot = pool.take_slot()
+        try:
+            return create(self.sp.table, Spec.from_dict(spec), self.sp.images, slot)
+        finally:
+            if slot and os.path.isdir(slot):  # not used (another hostname, an error): keep it
+                pool.give_back_slot(slot)
+
+    def op_create(self, conn, msg: dict) -> None:
+        cid = self._create(msg["spec"])
+        conn.reply({"ok": True, "id": cid})
+        conn.finish()
+
+    def op_run(self, conn, msg: dict) -> None:
+        """create + start in one round trip (``vmvc run``, :meth:`Engine.run`)."""
+        self.sp.mark("request")
+        cid = self._create(msg["spec"])
+        self.sp.mark("created")
+        self.op_start(conn, {"id": cid, "attach": msg.get("attach", True)})
+
+    def op_start(self, conn, msg: dict) -> None:
+        sp, sup, pool = self.sp, self.sp.sup, self.sp.pool
+        cid = msg["id"]
+        if cid in sup.boxes:
+            conn.reply({"ok": True, "id": cid, "not_modified": True})
+            conn.finish()
+            return
+        rec = sp.table.load(cid)
+        cfg = self._launch_config(rec.config)
+        stem = pool.take()
+        limits = cgroups.Limits(**rec.config["limits"])
+        failed = None
+        try:
+            sp.cg.set_limits(stem.cgroup, limits)
+            stem.ctl.settimeout(None)
+            stem.ctl.send(wire.dumps(cfg).encode())
+            sp.mark("config sent")
+            # while the stem builds the container (on the other CPU): record it as running, fork the next stem
+            sp.table.write_state(
+                cid,
+                {
+                    **rec.state,
+                    "status": RUNNING,
+                    "pid": stem.pid,
+                    "cgroup": stem.cgroup,
+                    "started_at": now(),
+                    "exit_code": 0,
+                    "oom_killed": False,
+                    "error": "",
+                },
+            )
+            burst = time.monotonic() - self.last_start < BURST_WINDOW
+            self.last_start = time.monotonic()
+            if burst:  # more starts are coming: keep a stem in the making while this one finishes
+                pool.refill()
+        except OSError as e:
+            failed = {"error": f"start failed: {e}", "code": 125}
+        box, outcome = sup.launched(
+            cid,
+            stem.pid,
+            stem.pidfd,
+            cfg,
+            stem.ctl,
+            (stem.stdin_w, stem.out_r, stem.err_r),
+            init_of=stem.cgroup,
+            failed=failed,
+        )
+        if "error" in outcome:
+            conn.reply({**outcome, "id": cid})
+            conn.finish()
+            return
+        conn.reply({"ok": True, "id": cid, "pid": stem.pid})
+        sp.mark("replied")
+        if pool.stem is None:  # a lone start: a short container's exit comes before the next fork
+            sp.loop.quiet_until = time.monotonic() + REFILL_DELAY
+        attach = list(sup.pending_attach.pop(cid, []))
+        if msg.get("attach"):
+            attach.append(conn)
+        for c in attach:
+            sup.attach(c, box)
+        if not msg.get("attach"):
+            conn.finish()
+
+    def _launch_config(self, config: dict) -> dict:
+        d = self.sp.table.dir(config["id"])
+        return {
+            "rootfs": self.sp.table.mountpoint,
+            "upper": os.path.join(d, "upper"),
+            "work": os.path.join(d, "work"),
+            "layers": config["layers"],
+            "volumes": config["volumes"],
+            "hostname": config["hostname"],
+            "network": config["network"],
+            "tty": config["tty"],
+            "stdin": config["stdin"],
+            "process": config["process"],
+            "auto_remove": config.get("auto_remove", False),
+        }
+
+    # -- running containers -----------------------------------------------------------------------
+    def op_attach(self, conn, msg: dict) -> None:
+        sup = self.sp.sup
+        cid = msg["id"]
+        box = sup.boxes.get(cid)
+        if box is not None:
+            conn.reply({"ok": True})
+            sup.attach(conn, box)
+            return
+        rec = self.sp.table.load(cid)
+        conn.reply({"ok": True})
+        if rec.status == EXITED and not msg.get("wait_start"):
+            conn.reply({"exit": rec.state.get("exit_code", 0)})
+            conn.finish()
+            return
+        sup.pending_attach.setdefault(cid, []).append(conn)
+
+    def op_wait(self, conn, msg: dict) -> None:
+        sup = self.sp.sup
+        cid = msg["id"]
+        condition = msg.get("condition", "not-running")
+        if cid not in sup.boxes and condition == "not-running":
+            rec = self.sp.table.load(cid)
+            conn.reply(
+                {"exit": rec.state.get("exit_code", 0), "oom_killed": rec.state.get("oom_killed", False)}
+            )
+            conn.finish()
+            return
+        if cid not in sup.boxes:
+            self.sp.table.load(cid)  # NotFound for a container that is gone (or never was)
+        sup.waiters.setdefault(cid, []).append((conn, condition))
+        conn.reply({"ok": True, "waiting": True})  # registered: the exit follows as {"exit": n}
+
+    def op_kill(self, conn, msg: dict) -> None:
+        sup = self.sp.sup
+        box = sup.boxes.get(msg["id"])
+        if box is None:
+            conn.reply({"error": f"container {msg['id']} is not running", "code": 409})
+        else:
+            sup.signal(box, msg.get("signal", "KILL"))
+            conn.reply({"ok": True})
+        conn.finish()
+
+    def op_stop(self, conn, msg: dict) -> None:
+        sup = self.sp.sup
+        cid = msg["id"]
+        box = sup.boxes.get(cid)
+        if box is None:
+            conn.reply({"ok": True, "not_modified": True})
+            conn.finish()
+            return
+        timeout = float(msg.get("timeout", 10))
+        sup.waiters.setdefault(cid, []).append((conn, "not-running"))
+        sup.signal(box, msg.get("signal", "TERM"))
+
+        def escalate(box=box):
+            if sup.boxes.get(box.cid) is box:
+                sup.signal(box, "KILL")
+
+        self.sp.loop.after(timeout, escalate)
+
+    def op_exec(self, conn, msg: dict) -> None:
+        sp, sup = self.sp, self.sp.sup
+        box = sup.boxes.get(msg["id"])
+        if box is None:
+            conn.reply({"error": f"container {msg['id']} is not running", "code": 409})
+            conn.finish()
+            return
+        base = box.cfg["process"]
+        env = dict(item.partition("=")[::2] for item in base["env"] + list(msg.get("env") or []))
+        cfg = {
+            "network": box.cfg["network"],
+            "tty": bool(msg.get("tty")),
+            "stdin": bool(msg.get("stdin")),
+            "process": {
+                "args": msg["cmd"],
+                "env": [f"{k}={v}" for k, v in env.items()],
+                "cwd": msg.get("workdir") or base["cwd"],
+                "user": msg.get("user") or base["user"],
+                "security": base.get("security"),  # H3: the container's seccomp/privileges (issue 10)
+            },
+        }
+        procs = sp.cg.procs_files(box.cgroup)
+
+        def child(ctl_c, in_r, out_w, err_w):
+            code = 125
+            try:
+                init.child_prologue(sp.sys, [ctl_c.fileno(), in_r, out_w, err_w, box.pidfd])
+                init.join_container(sp.sys, ctl_c, box.pidfd, cfg, procs, in_r, out_w, err_w)
+            except init.StartError as e:
+                init.report(ctl_c, e)
+                code = e.code
+            except BaseException as e:  # unexpected: still one line for the user, never a traceback
+                init.report(ctl_c, init.StartError(f"exec failed: {type(e).__name__}: {e}"))
+            os._exit(code)
+
+        pid, ctl, pipes = fork_child(sp.sys, sp.own_pidns, child, box.pidfd)
+        ex, outcome = sup.launched(box.cid, pid, os.pidfd_open(pid), cfg, ctl, pipes)
+        if "error" in outcome:
+            conn.reply(outcome)
+            conn.finish()
+            return
+        conn.reply({"ok": True, "pid": pid})
+        sup.attach(conn, ex)

@@ -1,0 +1,188 @@
+"""The stem pool: a process and a container directory made before anyone asks for them.
+
+A *stem* is a child forked in advance as PID 1 of a fresh PID namespace (the spawner
+``unshare(CLONE_NEWPID)``s, forks, and ``setns``es back), which then joins a fresh cgroup and
+prepares itself (:func:`runtime.containers.init.prepare`): new mount/UTS/IPC/net/cgroup namespaces,
+``lo`` up, capabilities bounded, ``no_new_privs``, ``/proc``, ``/dev`` and ``/sys`` staged. It says
+``R`` on its control socket when ready and then waits for a container's launch config. Joining a
+cgroup waits for an RCU grace period when the host was idle (5-20 ms here): the stem pays that
+before anyone waits for it. A *slot* is a container directory with an id, work dir and
+``/etc/hostname``/``hosts`` (:func:`runtime.containers.create.make_slot`).
+
+The pool holds one of each. :func:`fork_child` is also how an ``exec`` is forked (into the
+container's PID namespace instead of a new one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+
+from runtime.containers import init
+from runtime.containers.create import make_slot
+from runtime.linux.syscalls import CLONE_NEWPID
+
+STEM_READY_TIMEOUT = 10.0
+
+
+class Stem:
+    """A forked child waiting, inside its own cgroup and PID namespace, to become a container."""
+
+    def __init__(self, pid: int, ctl: socket.socket, stdin_w: int, out_r: int, err_r: int, cgroup: str):
+        self.pid, self.ctl, self.stdin_w, self.out_r, self.err_r, self.cgroup = (
+            pid,
+            ctl,
+            stdin_w,
+            out_r,
+            err_r,
+            cgroup,
+        )
+        self.pidfd = os.pidfd_open(pid)
+        self.ready = False
+
+
+def fork_child(sys_, own_pidns: int, child, pidns: int | None):
+    """Fork ``child(ctl, stdin_r, stdout_w, stderr_w)`` (which must not return) as PID 1 of a new PID
+    namespace (``pidns`` None) or into the PID namespace of pidfd ``pidns``; the spawner's own
+    namespace (fd ``own_pidns``) for later children is restored at once. Returns (pid, ctl, parent
+    pipe ends (stdin_w, stdout_r, stderr_r))."""
+    ctl, ctl_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    if pidns is None:
+        sys_.unshare(CLONE_NEWPID)
+    else:
+        sys_.setns(pidns, CLONE_NEWPID)
+    try:
+        pid = os.fork()
+    except BaseException:
+        sys_.setns(own_pidns, CLONE_NEWPID)
+        raise
+    if pid == 0:
+        try:
+            child(ctl_child, in_r, out_w, err_w)
+        finally:
+            os._exit(125)
+    sys_.setns(own_pidns, CLONE_NEWPID)
+    for fd in (in_r, out_w, err_w):
+        os.close(fd)
+    ctl_child.close()
+    return pid, ctl, (in_w, out_r, err_r)
+
+
+class StemPool:
+    """One stem and one slot kept ready for the next start (see the module docstring)."""
+
+    def __init__(self, spawner) -> None:
+        self.sp = spawner
+        self.stem: Stem | None = None
+        self.slot: str | None = None  # a container directory made ahead (create.make_slot)
+
+    @property
+    def full(self) -> bool:
+        return self.stem is not None and self.slot is not None
+
+    def fill_one(self) -> None:
+        """One piece of idle work: the stem first, then the slot."""
+        if self.stem is None:
+            self.fork_stem()
+        elif self.slot is None:
+            self.slot = make_slot(self.sp.table)
+
+    def fork_stem(self) -> None:
+        sp = self.sp
+        sp.mark("stem fork")
+        name = sp.prefix + os.urandom(6).hex()
+        pid, ctl, (in_w, out_r, err_r) = fork_child(
+            sp.sys,
+            sp.own_pidns,
+            lambda ctl_c, in_r, out_w, err_w: self._stem_main(ctl_c, in_r, out_w, err_w, name),
+            None,
+        )
+        self.stem = Stem(pid, ctl, in_w, out_r, err_r, name)
+
+    def _stem_main(self, ctl: socket.socket, in_r: int, out_w: int, err_w: int, cgroup: str) -> None:
+        """In the stem (PID 1 of its namespace). Never returns. It makes its own cgroup (the mkdirs
+        cost the spawner ~0.5 ms) and joins it; whoever discards the stem removes the cgroup."""
+        sp = self.sp
+        code, started = 125, False
+        try:
+            init.child_prologue(sp.sys, [ctl.fileno(), in_r, out_w, err_w, sp.host_netns])
+            sp.cg.create(cgroup)
+            for path in sp.cg.procs_files(cgroup):
+                with open(path, "w") as f:
+                    f.write("0")
+            init.prepare(sp.sys, sp.table.mountpoint)
+            ctl.send(b"R")
+            data = ctl.recv(1 << 20)
+            if not data:
+                os._exit(0)
+            cfg = json.loads(data)
+            started = True
+            try:
+                init.start_container(sp.sys, ctl, cfg, in_r, out_w, err_w, sp.host_netns)
+            except init.StartError as e:
+                init.report(ctl, e)
+                code = e.code
+        except BaseException as e:  # unexpected: still one line for the user, never a traceback
+            if started:
+                init.report(ctl, init.StartError(f"container init failed: {type(e).__name__}: {e}"))
+        os._exit(code)
+
+    def refill(self) -> None:
+        try:
+            self.fork_stem()
+        except OSError as e:  # try again when idle
+            print(f"spawner: could not fork a stem: {e}", file=sys.stderr, flush=True)
+
+    def take(self) -> Stem:
+        """The ready stem (forked now if there is none), now the caller's."""
+        for _ in range(2):
+            if self.stem is None:
+                self.fork_stem()
+            stem = self.stem
+            if stem.ready:
+                self.stem = None
+                return stem
+            stem.ctl.settimeout(STEM_READY_TIMEOUT)
+            try:
+                if stem.ctl.recv(16) == b"R":
+                    stem.ready = True
+                    self.stem = None
+                    return stem
+            except OSError:
+                pass
+            self.discard()
+        raise OSError("the spawner could not prepare a process for the container")
+
+    def take_slot(self) -> str | None:
+        slot, self.slot = self.slot, None
+        return slot
+
+    def give_back_slot(self, slot: str) -> None:
+        self.slot = slot
+
+    def discard(self) -> None:
+        stem, self.stem = self.stem, None
+        if stem is None:
+            return
+        try:
+            signal.pidfd_send_signal(stem.pidfd, signal.SIGKILL)
+        except OSError:
+            pass
+        os.waitpid(stem.pid, 0)
+        for fd in (stem.pidfd, stem.stdin_w, stem.out_r, stem.err_r):
+            os.close(fd)
+        stem.ctl.close()
+        self.sp.cg.remove(stem.cgroup)
+
+    def close(self) -> None:
+        """Drop the stem and the slot (on the way out)."""
+        self.discard()
+        if self.slot:
+            self.sp.table.purge(self.slot)
+            self.slot = None

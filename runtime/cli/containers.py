@@ -305,7 +305,7 @@ def kill(argv: list[str]) -> int:
     p.add_argument("-s", "--signal", default="KILL", help="signal to send (default KILL)")
     p.add_argument("containers", nargs="+")
     a = p.parse_args(argv)
-    from runtime.containers.spawner import signal_number
+    from runtime.containers.signals import signal_number
 
     try:
         signal_number(a.signal)

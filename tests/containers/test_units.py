@@ -307,7 +307,7 @@ def test_start_errors_carry_docker_codes(tmp_path):
 
 
 def test_signal_names():
-    from runtime.containers.spawner import signal_number
+    from runtime.containers.signals import signal_number
 
     assert signal_number("TERM") == 15 and signal_number("SIGKILL") == 9 and signal_number("9") == 9
     with pytest.raises(ValueError):

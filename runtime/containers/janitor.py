@@ -9,16 +9,20 @@ single-threaded, so the fork is safe), and takes work over a pipe, one line per 
     cgroup <name>      kill what is left in the cgroup and remove it
     purge <path>       delete a container directory already renamed out of the listing
 
-Nothing is lost if it dies: the spawner falls back to doing the job itself, and a restarted
-spawner's recovery removes every cgroup of its root and every ``.rm-*`` directory. When the spawner
-stops it closes the pipe and waits, so a shutdown leaves nothing behind.
+Deleting goes through :mod:`runtime.linux.safefs` (no recursion, no following symlinks), and a job
+that fails is one line on stderr: the directory shapes a container can leave (a 100 000-deep tree in
+``/tmp``) once crashed the janitor, then the spawner, then every recovery. Nothing is lost if it
+dies: the spawner falls back to doing the job itself, and a restarted spawner's recovery removes
+every cgroup of its root and every ``.rm-*`` directory. When the spawner stops it closes the pipe and
+waits, so a shutdown leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
+
+from runtime.linux import safefs
 
 
 class Janitor:
@@ -46,7 +50,7 @@ class Janitor:
 
     def purge(self, path: str) -> None:
         if not self._send(f"purge {path}"):
-            shutil.rmtree(path, ignore_errors=True)
+            purge(path)
 
     def _send(self, line: str) -> bool:
         if self.w is None or "\n" in line:
@@ -84,6 +88,16 @@ def _serve(cg, r: int) -> None:
                 if kind == "cgroup":
                     cg.remove(arg)
                 elif kind == "purge":
-                    shutil.rmtree(arg, ignore_errors=True)
-            except OSError as e:
+                    purge(arg)
+            except Exception as e:  # one job failing must not end the janitor (nor its queue)
                 print(f"janitor: {kind} {arg}: {e}", file=sys.stderr, flush=True)
+
+
+def purge(path: str) -> None:
+    """Delete a dead container's directory, whatever shape its upper dir has (deep trees, FIFOs,
+    symlinks: :func:`runtime.linux.safefs.rmtree`); a failure is one line on stderr, never an
+    exception, so neither the janitor nor the spawner nor recovery can be stopped by it."""
+    try:
+        safefs.rmtree(path)
+    except OSError as e:
+        print(f"vmvc: could not delete {path}: {e.strerror or e}", file=sys.stderr, flush=True)

@@ -5,14 +5,20 @@ recorded as running died with their spawner (``PR_SET_PDEATHSIG``); anything sti
 cgroup is killed. Their cgroups are removed (with every other cgroup of this state root that no
 live container owns, such as a dead spawner's stem), they are marked exited, and ``--rm`` ones are
 deleted. Overlay mounts lived only in the containers' own mount namespaces, so they are gone.
+
+Recovery always completes: each step that fails (a directory that cannot be deleted, a cgroup that
+will not go) is one line on stderr and the rest goes on, since a spawner whose recovery raises cannot
+start at all (a container's deep tree once made every restart fail until it was removed by hand).
+Damaged records are quarantined by :meth:`Containers.all` on the way.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import shutil
+import sys
 
+from runtime.containers.janitor import purge
 from runtime.containers.state import EXITED, RUNNING, Containers, now
 
 
@@ -41,29 +47,47 @@ def recover(table: Containers, cg) -> list[str]:
     for rec in table.all():
         if rec.status != RUNNING:
             continue
-        cgroup = rec.state.get("cgroup")
-        oom = False
-        if cgroup:
-            oom = cg.oom_killed(cgroup)
-            cg.remove(cgroup)
-        table.write_state(
-            rec.id,
-            {
-                **rec.state,
-                "status": EXITED,
-                "pid": 0,
-                "exit_code": 137 if oom else 255,
-                "oom_killed": oom,
-                "finished_at": now(),
-                "error": "the engine stopped while the container was running",
-            },
-        )
-        fixed.append(rec.id)
-        if rec.config.get("auto_remove"):
-            table.delete(rec.id)
-    for name in cg.names(table.cgroup_prefix()):
-        cg.remove(name)
-    for leftover in os.listdir(table.root):
+        if _step(f"container {rec.id[:12]}", _mark_exited, table, cg, rec):
+            fixed.append(rec.id)
+    for name in _step("listing cgroups", cg.names, table.cgroup_prefix()) or []:
+        _step(f"cgroup {name}", cg.remove, name)
+    try:
+        leftovers = os.listdir(table.root)
+    except OSError:
+        leftovers = []
+    for leftover in leftovers:
         if leftover.startswith((".rm-", ".slot-")):
-            shutil.rmtree(os.path.join(table.root, leftover), ignore_errors=True)
+            purge(os.path.join(table.root, leftover))
     return fixed
+
+
+def _mark_exited(table: Containers, cg, rec) -> bool:
+    cgroup = rec.state.get("cgroup")
+    oom = False
+    if cgroup:
+        oom = _step(f"cgroup {cgroup}", cg.oom_killed, cgroup) or False
+        _step(f"cgroup {cgroup}", cg.remove, cgroup)
+    table.write_state(
+        rec.id,
+        {
+            **rec.state,
+            "status": EXITED,
+            "pid": 0,
+            "exit_code": 137 if oom else 255,
+            "oom_killed": oom,
+            "finished_at": now(),
+            "error": "the engine stopped while the container was running",
+        },
+    )
+    if rec.config.get("auto_remove"):
+        table.delete(rec.id)
+    return True
+
+
+def _step(what: str, fn, *args):
+    """``fn(*args)``, or None with one line on stderr: one broken thing never stops recovery."""
+    try:
+        return fn(*args)
+    except Exception as e:
+        print(f"vmvc: recovery: {what}: {e}", file=sys.stderr, flush=True)
+        return None

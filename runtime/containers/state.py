@@ -230,6 +230,6 @@ class Containers:
         return trash
 
     def purge(self, trash: str) -> None:
-        import shutil
+        from runtime.containers.janitor import purge
 
-        shutil.rmtree(trash, ignore_errors=True)
+        purge(trash)

@@ -27,7 +27,6 @@ import lzma
 import os
 import posixpath
 import queue
-import shutil
 import struct
 import subprocess
 import tarfile
@@ -475,17 +474,9 @@ def apply_whiteouts(dest: str, checked: Checked) -> None:
 
 
 def remove_tree(path: str) -> None:
-    """Remove a file or a whole tree; one already gone (concurrent GC) is fine."""
-    if not os.path.isdir(path) or os.path.islink(path):
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        return
+    """Remove a file or a whole tree; one already gone (concurrent GC) is fine. No recursion and no
+    symlink following (:func:`runtime.linux.safefs.rmtree`): an image may ship a tree deeper than
+    Python's recursion limit."""
+    from runtime.linux import safefs
 
-    def onerror(func, p, exc):
-        if isinstance(exc[1], FileNotFoundError):
-            return
-        raise exc[1]
-
-    shutil.rmtree(path, onerror=onerror)
+    safefs.rmtree(path)

@@ -526,27 +526,10 @@ def _file_size(path: str) -> int:
 
 
 def _disk_usage(path: str) -> int:
-    """Bytes on disk under ``path`` (hardlinked files counted once)."""
-    seen, total = set(), 0
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return 0
-    if not os.path.isdir(path) or os.path.islink(path):
-        return st.st_blocks * 512
-    total = st.st_blocks * 512
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in dirnames + filenames:
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except FileNotFoundError:
-                continue
-            if st.st_nlink > 1:
-                if (st.st_dev, st.st_ino) in seen:
-                    continue
-                seen.add((st.st_dev, st.st_ino))
-            total += st.st_blocks * 512
-    return total
+    """Bytes on disk under ``path`` (hardlinked files counted once); iterative, see safefs."""
+    from runtime.linux import safefs
+
+    return safefs.disk_usage(path)
 
 
 class Staging:

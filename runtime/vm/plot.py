@@ -12,6 +12,10 @@ from runtime.vm.timeline import Timeline
 GROUPS = (("qemu start-up", "QEMU start-up", "#9e9e9e"), ("firmware", "firmware", "#8d6e63"),
           ("loader", "loader", "#a1887f"), ("decompression", "kernel setup + decompression", "#ffb74d"),
           ("kernel boot", "kernel boot to /init", "#e57373"), ("/init", "/init", "#64b5f6"),
+          ("initrd", "initrd (initramfs-tools)", "#90caf9"), ("vmvc unit", "vmvc marker + report", "#ffd54f"),
+          ("boot jobs", "vmvc marker + report", "#ffd54f"),
+          ("systemd-analyze", "vmvc marker + report", "#ffd54f"),
+          ("systemd", "systemd to multi-user.target", "#aed581"),
           ("service", "services", "#81c784"), ("workload", "workload", "#ba68c8"),
           ("exit", "exit code + poweroff", "#4db6ac"))
 

@@ -43,6 +43,8 @@ import sys
 import tempfile
 import time
 
+from benchmarks.suite import SuiteContext
+
 ANCHORS_MS = {"fork_exec": 0.9, "unshare": 4.0, "crun": (11, 14), "runc": (43, 55), "docker_run": 243}
 TARGETS = {"engine_vs_crun": 0.7, "cli_vs_crun": 2.0, "cli_launcher_vs_crun": 2.0, "cli_console_vs_crun": 2.0}
 NAMESPACES = ["pid", "network", "ipc", "uts", "mount", "cgroup"]
@@ -189,6 +191,92 @@ def _compile_bytecode() -> None:
     )
 
 
+class Methods:
+    """Every start-up method, set up once and ready to time: ``methods.table[name]()`` starts one
+    ``/bin/true`` and returns the seconds it took. Shared by this harness and ``vmvc bench``'s startup
+    suite. Setting up warms the engine's spawner (and creates the busybox image), writes the OCI bundle,
+    the launchers and the crun helper; :meth:`close` stops the helper and the engine's spawner."""
+
+    CLI = ("cli", "cli_launcher", "cli_console", "python_startup", "python_nosite")
+
+    def __init__(self, root: str, wanted: list[str] | None = None) -> None:
+        self.helper: CrunHelper | None = None
+        self.engine = None
+        self.table: dict = {}
+        try:
+            self._setup(root, wanted)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> Methods:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _setup(self, root: str, wanted: list[str] | None) -> None:
+        from runtime.containers import Engine, Spec
+        from runtime.images import open_store
+
+        def want(name: str) -> bool:
+            return wanted is None or name in wanted
+
+        self.engine = engine = Engine()
+        spec = Spec("busybox", ["/bin/true"], auto_remove=True)
+        engine.run(spec)  # starts the spawner, creates the busybox image
+        self.rootfs = open_store().resolve("busybox").layer_dirs[0]
+        crun, runc, unshare = shutil.which("crun"), shutil.which("runc"), shutil.which("unshare")
+        true = shutil.which("true") or "/bin/true"
+        cli_env = _cli_env(root)
+
+        def engine_run():
+            t = time.perf_counter()
+            r = engine.run(spec)
+            if r.exit_code != 0:
+                raise RuntimeError(f"engine run exited {r.exit_code}")
+            return time.perf_counter() - t
+
+        table = {"fork_exec": lambda: _spawn_wait([true]), "engine": engine_run}
+        if any(want(m) for m in self.CLI):
+            from runtime.cli.launcher import console_script, install
+
+            vmvc = os.path.join(os.path.dirname(sys.executable), "vmvc")
+            launcher = install(os.path.join(root, "vmvc"))
+            console = install(os.path.join(root, "vmvc-console"), text=console_script(sys.executable))
+            _compile_bytecode()
+            table.update({
+                "cli": lambda: _spawn_wait([vmvc, "run", "--rm", "busybox", "/bin/true"], cli_env),
+                "cli_launcher": lambda: _spawn_wait([launcher, "run", "--rm", "busybox", "/bin/true"],
+                                                    cli_env),
+                "cli_console": lambda: _spawn_wait([console, "run", "--rm", "busybox", "/bin/true"], cli_env),
+                "python_startup": lambda: _spawn_wait([sys.executable, "-c", "pass"], cli_env),
+                "python_nosite": lambda: _spawn_wait([sys.executable, "-S", "-c", "pass"], cli_env),
+            })
+        if unshare:
+            table["unshare"] = lambda: _spawn_wait(
+                [unshare, "--pid", "--fork", "--mount", "--uts", "--ipc", "--net", true]
+            )
+        if (crun or runc) and (want("crun") or want("runc")):
+            bundle = oci_bundle(self.rootfs, root)
+            if crun and want("crun"):
+                self.helper = CrunHelper(crun, bundle)
+                table["crun"] = self.helper.run
+            if runc and want("runc"):
+                runc_id = f"vmvc-bench-runc-{os.getpid()}"
+                table["runc"] = lambda: _spawn_wait([runc, "run", "--bundle", bundle, runc_id])
+        self.table = {m: f for m, f in table.items() if want(m)}
+
+    def close(self) -> None:
+        helper, engine, self.helper, self.engine = self.helper, self.engine, None, None
+        try:
+            if helper is not None:
+                helper.close()
+        finally:
+            if engine is not None:
+                engine.shutdown()
+
+
 def measure(*args, **kw) -> dict:
     """See :func:`_measure`; runs on a private ``$VMVC_ROOT``."""
     with private_root("vmvc-bench-startup-") as root:
@@ -206,62 +294,14 @@ def _measure(
     """Interleaved rounds of every available method; medians (ms) and ratios against crun. Then
     ``idle_runs`` starts of the engine and crun each after ``idle_gap`` s of quiet, when a cgroup
     move costs an RCU grace period (crun pays it; the engine's stem paid it in advance)."""
-    from runtime.containers import Engine, Spec
-
-    helper = None
-    engine = None
-    try:
-        engine = Engine()
-        spec = Spec("busybox", ["/bin/true"], auto_remove=True)
-        engine.run(spec)  # starts the spawner, creates the busybox image
-        from runtime.images import open_store
-
-        rootfs = open_store().resolve("busybox").layer_dirs[0]
-        bundle = oci_bundle(rootfs, root)
-        vmvc = os.path.join(os.path.dirname(sys.executable), "vmvc")
-        from runtime.cli.launcher import console_script, install
-
-        launcher = install(os.path.join(root, "vmvc"))
-        console = install(os.path.join(root, "vmvc-console"), text=console_script(sys.executable))
-        crun, runc, unshare = shutil.which("crun"), shutil.which("runc"), shutil.which("unshare")
-        true = shutil.which("true") or "/bin/true"
-        cli_env = _cli_env(root)
-        _compile_bytecode()
-
-        def engine_run():
-            t = time.perf_counter()
-            r = engine.run(spec)
-            if r.exit_code != 0:
-                raise RuntimeError(f"engine run exited {r.exit_code}")
-            return time.perf_counter() - t
-
-        table = {
-            "fork_exec": lambda: _spawn_wait([true]),
-            "engine": engine_run,
-            "cli": lambda: _spawn_wait([vmvc, "run", "--rm", "busybox", "/bin/true"], cli_env),
-            "cli_launcher": lambda: _spawn_wait([launcher, "run", "--rm", "busybox", "/bin/true"], cli_env),
-            "cli_console": lambda: _spawn_wait([console, "run", "--rm", "busybox", "/bin/true"], cli_env),
-            "python_startup": lambda: _spawn_wait([sys.executable, "-c", "pass"], cli_env),
-            "python_nosite": lambda: _spawn_wait([sys.executable, "-S", "-c", "pass"], cli_env),
-        }
-        if unshare:
-            table["unshare"] = lambda: _spawn_wait(
-                [unshare, "--pid", "--fork", "--mount", "--uts", "--ipc", "--net", true]
-            )
-        if crun and (methods is None or "crun" in methods):
-            helper = CrunHelper(crun, bundle)
-            table["crun"] = helper.run
-        if runc:
-            runc_id = f"vmvc-bench-runc-{os.getpid()}"
-            table["runc"] = lambda: _spawn_wait([runc, "run", "--bundle", bundle, runc_id])
+    with Methods(root, methods) as setup:
+        table = setup.table
         chosen = [m for m in (methods or list(table)) if m in table]
         samples: dict[str, list[float]] = {m: [] for m in chosen}
-        for i in range(warmup + runs):
-            order = chosen[i % len(chosen) :] + chosen[: i % len(chosen)]
-            for m in order:
-                elapsed = table[m]()
-                if i >= warmup:
-                    samples[m].append(elapsed * 1000)
+        for r, m in SuiteContext.rounds(chosen, runs, warmup):
+            elapsed = table[m]()
+            if r >= 0:
+                samples[m].append(elapsed * 1000)
         idle: dict[str, list[float]] = {m: [] for m in ("engine", "crun") if m in table and m in chosen}
         for _ in range(idle_runs):  # after a pause: the first cgroup move waits for an RCU grace period
             for m in idle:
@@ -286,11 +326,6 @@ def _measure(
             "met": {k: ratios[k] <= v for k, v in TARGETS.items() if k in ratios},
             "anchors_ms": ANCHORS_MS,
         }
-    finally:
-        if helper is not None:
-            helper.close()
-        if engine is not None:
-            engine.shutdown()
 
 
 def report(result: dict) -> str:

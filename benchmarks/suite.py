@@ -14,7 +14,11 @@ A suite is one module in ``benchmarks/suites/`` (one concept per file, as SimPy 
 
 ``run`` records every measurement as a :class:`Sample`; the runner summarises (median, IQR, n) per
 (suite, method, metric, labels). Rounds must be interleaved across methods (``ctx.rounds``) so the noise
-of a shared host hits every method alike and ratios measured in one run hold.
+of a shared host hits every method alike and ratios measured in one run hold. A suite that cannot measure
+on this host for a reason the doctor does not know raises :class:`NotMeasured` with that reason.
+
+:class:`Results` is also the file format: ``to_dict``/``from_dict`` (``"schema": SCHEMA``) carry the
+samples, their summaries, host metadata, each suite's status, notes and facts, and the claim rows.
 """
 
 from __future__ import annotations
@@ -26,11 +30,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 VERDICTS = ("reproduced", "reproduced with a caveat", "not reproduced here", "not measured here")
+SCHEMA = 1  # results.json's version: bump on any incompatible change
+
+
+class NotMeasured(Exception):
+    """Raised by a suite's ``run`` when this host or this build cannot measure what it is about (the
+    message says why, e.g. which issue's feature is missing); the report lists it as not measured."""
 
 
 @dataclass
 class Sample:
-    """One measured value: ``value`` in ``unit`` for ``method`` (e.g. "crun") and ``metric`` (e.g. "start")."""
+    """One measured value: ``value`` in ``unit`` for ``method`` (e.g. "crun") and ``metric`` ("start")."""
 
     suite: str
     method: str
@@ -57,6 +67,13 @@ class Summary:
     q3: float
     min: float
     max: float
+
+    @property
+    def iqr(self) -> float:
+        return self.q3 - self.q1
+
+    def key(self) -> tuple:
+        return (self.suite, self.method, self.metric, tuple(sorted(self.labels.items())))
 
     @classmethod
     def of(cls, samples: list[Sample]) -> Summary:
@@ -86,21 +103,39 @@ class ClaimRow:
 
 
 class Results:
-    """All samples and summaries of a run, with look-ups suites use in their ``claims``/``chart``."""
+    """All samples and summaries of a run, with look-ups suites use in their ``claims``/``chart``.
+
+    A results file may keep only some samples per measurement (the recorded results shipped in the repo):
+    its stored summaries, made from every sample when it was written, then answer ``get``/``summaries``.
+    """
 
     def __init__(self, samples: Iterable[Sample] = (), facts: dict | None = None):
         self.samples: list[Sample] = list(samples)
         self.facts: dict = facts or {}  # {suite: {key: value}} e.g. accelerator, host notes
+        self.notes: dict[str, list[str]] = {}  # {suite: [sentence, ...]}
+        self.suites: dict[str, dict] = {}  # {suite: {"title", "status", "reason", "seconds", "claims"}}
+        self.host: dict = {}  # host metadata from the doctor
+        self.meta: dict = {}  # how the run was made: mode, argv, started, wall seconds
+        self.claims: list[ClaimRow] = []
+        self.partial = False  # interrupted: some suites were not run or not finished
+        self.stored: dict[tuple, Summary] = {}  # summaries read from a file (authoritative when present)
 
     def summaries(self, suite: str | None = None) -> list[Summary]:
         groups: dict[tuple, list[Sample]] = {}
         for s in self.samples:
             if suite is None or s.suite == suite:
                 groups.setdefault(s.key(), []).append(s)
-        return [Summary.of(g) for g in groups.values()]
+        found = {k: self.stored.get(k) or Summary.of(g) for k, g in groups.items()}
+        for k, summary in self.stored.items():
+            if suite is None or summary.suite == suite:
+                found.setdefault(k, summary)
+        return list(found.values())
 
     def get(self, suite: str, method: str, metric: str, **labels) -> Summary | None:
         """The summary for exactly these labels (None when not measured)."""
+        stored = self.stored.get((suite, method, metric, tuple(sorted(labels.items()))))
+        if stored is not None:
+            return stored
         chosen = [s for s in self.samples if s.suite == suite and s.method == method
                   and s.metric == metric and s.labels == labels]
         return Summary.of(chosen) if chosen else None
@@ -108,6 +143,46 @@ class Results:
     def median(self, suite: str, method: str, metric: str, **labels) -> float | None:
         s = self.get(suite, method, metric, **labels)
         return s.median if s else None
+
+    def values(self, suite: str, method: str, metric: str, **labels) -> list[float]:
+        """The kept samples' values (all of them unless the file was trimmed)."""
+        return [s.value for s in self.samples if s.suite == suite and s.method == method
+                and s.metric == metric and s.labels == labels]
+
+    def fact(self, suite: str, key: str, default=None):
+        return self.facts.get(suite, {}).get(key, default)
+
+    # -- the file format ---------------------------------------------------------------------------
+    def to_dict(self, samples_per_key: int | None = None) -> dict:
+        """Everything, JSON-ready. ``samples_per_key`` keeps only that many samples per measurement
+        (spread over the run), for small recorded files; summaries always come from all samples."""
+        kept = self.samples
+        if samples_per_key is not None:
+            groups: dict[tuple, list[Sample]] = {}
+            for s in self.samples:
+                groups.setdefault(s.key(), []).append(s)
+            kept = []
+            for g in groups.values():
+                step = max(1, len(g) // samples_per_key) if samples_per_key else len(g) + 1
+                kept += g[::step][:samples_per_key]
+        return {"schema": SCHEMA, "partial": self.partial, "meta": self.meta, "host": self.host,
+                "suites": self.suites, "facts": self.facts, "notes": self.notes,
+                "claims": [asdict(c) for c in self.claims],
+                "summaries": [asdict(s) for s in self.summaries()],
+                "samples": [asdict(s) for s in kept], "samples_complete": samples_per_key is None}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Results:
+        if d.get("schema") != SCHEMA:
+            raise ValueError(f"results schema {d.get('schema')!r} is not {SCHEMA} (written by another vmvc)")
+        res = cls([Sample(**s) for s in d.get("samples", [])], d.get("facts") or {})
+        res.notes, res.suites = d.get("notes") or {}, d.get("suites") or {}
+        res.host, res.meta, res.partial = d.get("host") or {}, d.get("meta") or {}, bool(d.get("partial"))
+        res.claims = [ClaimRow(**c) for c in d.get("claims", [])]
+        for raw in d.get("summaries", []):
+            summary = Summary(**raw)
+            res.stored[summary.key()] = summary
+        return res
 
 
 class SuiteContext:
@@ -141,11 +216,12 @@ class SuiteContext:
         """A scalar fact about this run (e.g. ``accelerator="tcg"``), kept in results.json."""
         self.facts[key] = value
 
-    def progress(self, description: str, total: int) -> Callable[[int], None]:
-        """Start a progress task; returns ``advance(n=1)``. A no-op without a terminal."""
+    def progress(self, description: str, total: int) -> Callable[..., None]:
+        """Start a progress task; returns ``advance(n=1, method=None)`` (``method`` names what runs now).
+        A no-op without a terminal."""
         if self._progress:
             return self._progress(description, total)
-        return lambda n=1: None
+        return lambda n=1, method=None: None
 
     @staticmethod
     def rounds(methods: list[str], n: int, warmup: int = 1) -> Iterator[tuple[int, str]]:

@@ -36,6 +36,7 @@ CAPABILITIES = {
     "skopeo": ["skopeo"],
     "fio": ["fio"],
     "network_tools": ["ip"],
+    "chromium": ["chromium"],
 }
 
 # What CI on this kind of host may lack without that being a testing gap.

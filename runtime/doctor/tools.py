@@ -25,6 +25,7 @@ TOOLS = {
     "skopeo": (["skopeo", "--version"], "skopeo", "copies images between registries and layouts"),
     "fio": (["fio", "--version"], "fio", "disk I/O workload"),
     "ip": (["ip", "-V"], "iproute2", "network namespaces and links"),
+    "chromium": (["chromium", "--version"], "chromium", "headless browser: the report's page test"),
 }
 
 

@@ -1,0 +1,37 @@
+"""Micro benchmarks (pytest-benchmark): ``pytest benchmarks --benchmark-only``.
+
+The project's pytest options disable benchmarks (``--benchmark-disable``, so the test suite runs each
+once as a plain test); asking for ``--benchmark-only`` here turns them back on instead of failing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    if config.getoption("benchmark_only", False):
+        config.option.benchmark_enable = True
+
+
+def need(*checks: str) -> None:
+    """Skip with the doctor's reason unless every check is usable here."""
+    from runtime.doctor import host
+
+    for name in checks:
+        if not host().ready(name):
+            pytest.skip(f"needs {name}: {host().reason(name)}")
+
+
+@pytest.fixture
+def private_engine(tmp_path, monkeypatch):
+    """An engine on a private state root, its spawner warm; stopped afterwards."""
+    need("root", "overlayfs", "cgroups", "busybox")
+    monkeypatch.setenv("VMVC_ROOT", str(tmp_path / "root"))
+    from runtime.containers import Engine, Spec
+
+    engine = Engine()
+    engine.run(Spec("busybox", ["true"], auto_remove=True))
+    yield engine
+    engine.shutdown()

@@ -1,4 +1,4 @@
-"""The tutorial's claims C1-C13 (shared/docs/claims.md) and how the report's claims table is made.
+"""The tutorial's claims C1-C13 (docs/claims.md) and how the report's claims table is made.
 
 Each suite's ``claims(res)`` gives rows for the claims it has evidence for, with numbers from this run.
 :func:`merge` folds several suites' rows for one claim into one row, and fills every claim that no suite

@@ -7,7 +7,7 @@ What it answers:
 * **engine memory per container**: the growth of the PSS of the spawner and its janitor (one per
   state root, :mod:`runtime.containers.janitor`) divided by N. The spawner is the only thing vmvc
   keeps per running container (no shim process: docker adds a ~13 MB-RSS
-  containerd-shim per container, podman a ~2 MB conmon; anchors.md). Target ≤ 1 MiB;
+  containerd-shim per container, podman a ~2 MB conmon; docs/anchors.md). Target ≤ 1 MiB;
 * **the container's own memory**: PSS of its processes (busybox ``sleep``) and its cgroup's
   ``memory.usage`` (page cache and kernel memory charged to it) — the workload's cost, not the engine's;
 * fds the spawner holds per container.

@@ -1,6 +1,6 @@
 """Debian's dockerd started privately, as an anchor to time ``docker run --rm`` against.
 
-Started the way host-facts.md says is safe on this kind of host: no iptables rules, no bridge, no IP
+Started the way docs/host-facts.md says is safe on this kind of host: no iptables rules, no bridge, no IP
 forwarding, and its own data root, exec root, pid file and socket in a temp dir (``vmvc-bench-dockerd-*``),
 so it touches nothing of the host's and no other docker. The busybox image comes from vmvc's own store
 (``vmvc save`` → ``docker load``): nothing is pulled. :meth:`PrivateDockerd.stop` ends the daemon's whole

@@ -11,7 +11,7 @@ Methods:
 * ``unshare`` -- ``unshare --pid --fork --mount --uts --ipc --net /bin/true`` (util-linux).
 * ``crun`` / ``runc`` -- ``crun run`` / ``runc run`` of an OCI bundle with pid, net, ipc, uts, mount
   and cgroup namespaces. crun refuses this host's hybrid cgroups unless the empty v2 mount is
-  unmounted in a private mount namespace (host-facts.md), so crun is started from a helper process
+  unmounted in a private mount namespace (docs/host-facts.md), so crun is started from a helper process
   that did exactly that once: the timed part is only crun itself.
 * ``engine`` -- :meth:`runtime.containers.Engine.run` with ``--rm`` from this process: all namespaces
   (pid, mnt, uts, ipc, net, cgroup), a cgroup, an overlay rootfs, ``pivot_root``, docker's masked

@@ -6,7 +6,7 @@ A suite is one module in ``benchmarks/suites/`` (one concept per file, as SimPy 
     TITLE = "Workload overhead"       # the report's section title
     NEEDS = ["root", "fio"]           # doctor check names; the runner skips the suite with the doctor's
                                       # reason when one is not usable, and the report lists it as skipped
-    CLAIMS = ["C7"]                   # claim ids (shared/docs/claims.md) this suite gives evidence for
+    CLAIMS = ["C7"]                   # claim ids (docs/claims.md) this suite gives evidence for
 
     def run(ctx: SuiteContext) -> None:      # measure; record with ctx.sample(...)
     def claims(res: Results) -> list[ClaimRow]   # verdicts from *this run's* numbers (never constants)

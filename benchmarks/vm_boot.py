@@ -37,7 +37,7 @@ from runtime.vm.boot import initrd_file
 
 WORKLOAD = "echo hello from the workload; /bin/true"
 
-# Published and recorded numbers, quoted next to ours (shared/docs/anchors.md, host-facts.md).
+# Published and recorded numbers, quoted next to ours (docs/anchors.md, docs/host-facts.md).
 ANCHORS = {
     "host_facts_tcg_to_marker_s": {"microvm": 3.2, "pc": 3.4, "q35": 3.2},
     "firecracker_to_init_s": 0.125,

@@ -1,6 +1,6 @@
 """A private Docker daemon (Debian's docker.io) for interoperability tests.
 
-Started the way host-facts.md says is safe here: no iptables, no bridge, no IP forwarding, its own
+Started the way docs/host-facts.md says is safe here: no iptables, no bridge, no IP forwarding, its own
 data root, exec root and socket under a temp dir, so it touches nothing of the host's. Stopped with
 SIGTERM; whatever mounts it left under its dirs are unmounted before the dirs are removed.
 """

@@ -33,7 +33,7 @@ LABELS = {"fork_exec": "fork+exec /bin/true", "unshare": "unshare (all namespace
           "runc": "runc run", "docker": "docker run --rm (dockerd)", "cli_launcher": "vmvc run, -S launcher",
           "cli_console": "vmvc run, console script", "python_startup": "python -c pass",
           "python_nosite": "python -S -c pass", "pyvmm_tiny": "pyvmm tiny guest (19 exits)"}
-# anchors.md: this kind of machine, and the published figures (ms)
+# docs/anchors.md: this kind of machine, and the published figures (ms)
 ANCHORS = {"fork_exec": (0.9, "anchors.md"), "unshare": (4.0, "anchors.md"),
            "crun": (12.5, "anchors.md: 11-14"),
            "runc": (49.0, "anchors.md: 43-55"), "docker": (243.0, "anchors.md: dockerd 20.10"),

@@ -49,6 +49,7 @@ def recover(table: Containers, cg) -> list[str]:
             continue
         if _step(f"container {rec.id[:12]}", _mark_exited, table, cg, rec):
             fixed.append(rec.id)
+    _step("names", table.release_stale_names)
     for name in _step("listing cgroups", cg.names, table.cgroup_prefix()) or []:
         _step(f"cgroup {name}", cg.remove, name)
     try:
@@ -78,6 +79,7 @@ def _mark_exited(table: Containers, cg, rec) -> bool:
             "finished_at": now(),
             "error": "the engine stopped while the container was running",
         },
+        durable=True,
     )
     if rec.config.get("auto_remove"):
         table.delete(rec.id)

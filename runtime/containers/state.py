@@ -1,4 +1,4 @@
-"""Containers on disk: one directory per container, written atomically, readable by anyone.
+"""Containers on disk: one directory per container, written atomically, readable by root only.
 
 Layout under ``runtime.paths.subdir("containers")``::
 
@@ -10,14 +10,24 @@ Layout under ``runtime.paths.subdir("containers")``::
                            mount namespace (so one empty directory serves them all)
     names/<name>           the id owning a name (created with O_EXCL: no two containers share one)
     spawner.sock/.lock     the spawner's socket, and the flock it holds while alive
+    .quarantine/           damaged records moved aside (see below)
 
 Until a container starts, the engine library writes its state; from start on only the spawner
 does, so there is one writer per phase and readers (``ps``, ``inspect``) never need a lock.
+
+Writes are write-to-temp then rename (a crash leaves the old file or the new one, never half of
+one; the files hold environment secrets, so they are 0600); off the start path they are fsync'd
+too. A record that is damaged anyway (a disk fault, a truncated copy, a hand edit) must not take
+``ps -a``, ``rm`` or recovery down with it: a damaged ``config.json`` moves the whole container
+directory to ``.quarantine/`` (its name and image hold are released); a damaged ``state.json`` is
+moved there alone and replaced by an "exited" state saying so. Either way one line on stderr says
+what moved where, and every other record stays usable.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 import zlib
 
@@ -42,22 +52,66 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 10**9:09d}Z"
 
 
-def write_json(path: str, data: dict) -> None:
-    """Write-then-rename: readers see the old or the new file, never half of one."""
+def write_json(path: str, data: dict, durable: bool = False) -> None:
+    """Write-then-rename: readers see the old or the new file, never half of one. 0600: records hold
+    the container's environment (secrets). ``durable`` adds an fsync (~2 ms on this host's ext4: too
+    much for the start path, where a record torn by a power cut is quarantined on the next read)."""
     import json  # here, not at the top: the CLI's ``run`` path never reads or writes state files
 
     tmp = f"{path}.tmp{os.getpid()}"
     text = json.dumps(data)  # dumps: the C encoder; dump streams through the pure-Python one
-    with open(tmp, "w") as f:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as f:
         f.write(text)
+        if durable:
+            f.flush()
+            os.fsync(fd)
     os.replace(tmp, path)
 
 
 def read_json(path: str) -> dict:
     import json
 
-    with open(path) as f:
-        return json.load(f)
+    with open(path, "rb") as f:
+        return json.loads(f.read(MAX_RECORD + 1))
+
+
+MAX_RECORD = 16 << 20  # a record bigger than this is damage, not a container
+
+
+class Damaged(ValueError):
+    """A record exists but cannot be used (not JSON, wrong shape)."""
+
+
+_CONFIG_TYPES = {"id": str, "name": str, "created": str, "image": str, "layers": list, "process": dict,
+                 "hostname": str, "network": str, "volumes": list, "limits": dict}
+_STATE_TYPES = {"status": str, "pid": int, "exit_code": int, "oom_killed": bool, "started_at": str,
+                "finished_at": str, "error": str, "cgroup": str}
+
+
+def _read_record(path: str, types: dict, cid: str | None = None) -> dict:
+    """A record checked for the fields and types readers rely on; :class:`Damaged` otherwise."""
+    try:
+        data = read_json(path)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:  # RecursionError: [[[[...
+        raise Damaged(f"not valid JSON ({str(e)[:80]})") from None
+    if not isinstance(data, dict):
+        raise Damaged(f"a JSON {type(data).__name__}, not an object")
+    for key, kind in types.items():
+        if key in data and not isinstance(data[key], kind) or (cid and key not in data):
+            raise Damaged(f"field {key!r} is missing or not a {kind.__name__}")
+    if cid and (data["id"] != cid or not _strings(data["process"].get("args"))):
+        raise Damaged("it names another container or no command")
+    return data
+
+
+def _strings(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def warn(message: str) -> None:
+    """One line on stderr (the CLI's, or the spawner's log): damage found and what was done."""
+    print(f"vmvc: {message}", file=sys.stderr, flush=True)
 
 
 class Record:
@@ -132,13 +186,19 @@ class Containers:
     def load(self, cid: str) -> Record:
         d = self.dir(cid)
         try:
-            config = read_json(os.path.join(d, "config.json"))
+            config = _read_record(os.path.join(d, "config.json"), _CONFIG_TYPES, cid)
         except FileNotFoundError:
             raise NotFound(f"No such container: {cid}") from None
+        except Damaged as e:
+            self.quarantine(cid, f"config.json is damaged: {e}")
+            raise NotFound(f"No such container: {cid}") from None
+        path = os.path.join(d, "state.json")
         try:
-            state = read_json(os.path.join(d, "state.json"))
+            state = {**INITIAL, **_read_record(path, _STATE_TYPES)}
         except FileNotFoundError:
             state = dict(INITIAL)
+        except Damaged as e:
+            state = self._replace_state(cid, path, str(e))
         return Record(config, state)
 
     def all(self) -> list[Record]:
@@ -146,9 +206,57 @@ class Containers:
         for cid in self.ids():
             try:
                 found.append(self.load(cid))
-            except (NotFound, ValueError):
-                continue  # being created or removed right now
+            except (NotFound, OSError):
+                continue  # being created or removed right now (or quarantined just now)
         return sorted(found, key=lambda r: r.config["created"], reverse=True)
+
+    # -- damage ---------------------------------------------------------------------------------
+    @property
+    def quarantine_dir(self) -> str:
+        path = os.path.join(self.root, ".quarantine")
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        return path
+
+    def _aside(self, path: str, name: str) -> str:
+        dest = os.path.join(self.quarantine_dir, f"{name}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}")
+        os.rename(path, dest)
+        return dest
+
+    def quarantine(self, cid: str, why: str) -> None:
+        """Move a container whose config is damaged out of the table; release its name and image."""
+        try:
+            dest = self._aside(self.dir(cid), cid)
+        except FileNotFoundError:
+            return  # another reader moved it first
+        warn(f"container {cid[:12]}: {why}; moved to {dest}")
+        self._release_refs(cid)
+
+    def _replace_state(self, cid: str, path: str, why: str) -> dict:
+        """A damaged state.json: keep it aside, record the container as exited with the reason."""
+        try:
+            dest = self._aside(path, f"{cid}.state.json")
+        except FileNotFoundError:
+            dest = "(moved by another reader)"
+        else:
+            warn(f"container {cid[:12]}: state.json is damaged: {why}; moved to {dest}")
+        state = {**INITIAL, "status": EXITED, "exit_code": 255, "finished_at": now(),
+                 "error": f"its state record was damaged and moved to {dest}"}
+        try:
+            self.write_state(cid, state, durable=True)
+        except OSError:
+            pass
+        return state
+
+    def _release_refs(self, cid: str) -> None:
+        """Names and image holds that point at ``cid`` (its config, which lists them, is unreadable)."""
+        for name in _listdir(self.names_dir):
+            self.release_name(name, cid)
+        holds = os.path.join(self.images_root, "holds")
+        for image in _listdir(holds):
+            try:
+                os.unlink(os.path.join(holds, image, cid))
+            except OSError:
+                pass
 
     def resolve(self, ref: str) -> str:
         """A name, full id or unique id prefix -> full id."""
@@ -188,18 +296,33 @@ class Containers:
         with os.fdopen(fd, "w") as f:
             f.write(cid)
 
+    def release_stale_names(self) -> list[str]:
+        """Free names whose container directory is gone (a crash between reserving a name and
+        making the directory, or a quarantine). Only while no create runs: recovery, under the lock."""
+        freed = []
+        for name in _listdir(self.names_dir):
+            try:
+                with open(os.path.join(self.names_dir, name)) as f:
+                    owner = f.read(128)
+            except (OSError, UnicodeDecodeError):
+                continue
+            if not (len(owner) == 64 and os.path.isdir(self.dir(owner))):
+                self.release_name(name, owner)
+                freed.append(name)
+        return freed
+
     def release_name(self, name: str, cid: str) -> None:
         path = os.path.join(self.names_dir, name)
         try:
             with open(path) as f:
-                owner = f.read()
+                owner = f.read(128)
             if owner == cid:
                 os.unlink(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
             pass
 
-    def write_state(self, cid: str, state: dict) -> None:
-        write_json(self.dir(cid, "state.json"), state)
+    def write_state(self, cid: str, state: dict, durable: bool = False) -> None:
+        write_json(self.dir(cid, "state.json"), state, durable)
 
     def delete(self, cid: str) -> None:
         """Forget a container: its name, its image hold, its directory (upper layer and logs)."""
@@ -211,9 +334,10 @@ class Containers:
         """The fast half of :meth:`delete`: release name and image, rename the directory away.
         Returns the renamed directory for :meth:`purge`."""
         try:
-            config = read_json(self.dir(cid, "config.json"))
-        except FileNotFoundError:
+            config = _read_record(self.dir(cid, "config.json"), _CONFIG_TYPES, cid)
+        except (FileNotFoundError, Damaged):
             config = {}
+            self._release_refs(cid)
         if config.get("name"):
             self.release_name(config["name"], cid)
         if config.get("image_id"):
@@ -233,3 +357,10 @@ class Containers:
         from runtime.containers.janitor import purge
 
         purge(trash)
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []

@@ -1,114 +1,183 @@
-"""What a test may leave behind on the host, and a check that it left nothing.
+"""What a test may leave behind on the host, and a check that it left nothing — of what this run made.
 
-Used by the ``no_leaks`` fixture and by churn/crash tests. The check is scoped to this test run, so
-other vmvc users on the same host (a lecturer's demo, another checkout's tests) do not count:
+Used by the ``no_leaks`` fixture and by churn/crash tests. A shared host has other vmvc users (a
+lecturer's demo on ``/var/lib/vmvc``, another checkout's tests and spawners, anything mounted under
+``/tmp``), so every check is scoped to what *this* run owns, described by a :class:`Scope`:
 
-* mounts: the whole host mount table (containers' own mounts live in their private namespaces, so
-  anything new here is a leak);
-* cgroups named ``vmvc-<tag>-…`` whose tag belongs to a state root inside the run's temp dir (the
-  engine names cgroups by a CRC of the root's real path), or to the default/``$VMVC_ROOT`` root;
-* processes: direct children of the test process, and any process whose command line names the run's
-  temp dir (a spawner, stem or container re-parented to init after its parent died);
-* network namespaces named vmvc in ``/run/netns``; ``/tmp/vmvc*`` temp dirs; this process's fds.
+* mounts whose mount point lies under one of the run's directories (its pytest base temp, which also
+  holds the run's ``$TMPDIR`` and every test's ``$VMVC_ROOT``);
+* cgroups named ``vmvc-<tag>-…`` whose tag is the CRC the engine derives from a state root that lies in
+  the run's directories (``Containers.cgroup_prefix``). The walk starts at the cgroupfs root itself, so a
+  pure v2 host's top-level ``/sys/fs/cgroup/vmvc-…`` counts, as do v1's ``/sys/fs/cgroup/<ctrl>/vmvc-…``;
+* processes that descend from the test process, or whose command line names one of the run's
+  directories (a spawner re-parented to init names its state root), and everything below those;
+* ``vmvc*`` entries in the run's temp dir (conftest points ``$TMPDIR`` there for the whole run);
+* this process's open fds.
+
+psutil reads the mount table and the process list; nothing here parses ``/proc`` by hand.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import tempfile
 import time
 import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+import psutil
+
+# Directories inside a run that hold image or container contents: never state roots, and large.
+NOT_STATE_ROOTS = frozenset({"layers", "blobs", "rootfs", "upper", "merged"})
+CGROUP_DEPTH = 3  # /sys/fs/cgroup/<v1 controller or unified>/vmvc-…: the engine's cgroups are top level
 
 
-def _mounts() -> set[str]:
-    with open("/proc/self/mountinfo") as f:
-        return {" ".join(line.split()[3:5]) for line in f}
+@dataclass(frozen=True)
+class Scope:
+    """What this run owns: its directories, its temp dir, its test process, and where cgroupfs is."""
+
+    paths: tuple[str, ...]
+    tmp: str = field(default_factory=tempfile.gettempdir)
+    pid: int = field(default_factory=os.getpid)
+    cgroupfs: str = "/sys/fs/cgroup"
+
+    @classmethod
+    def of(cls, *paths: str, **kw) -> Scope:
+        return cls(tuple(os.path.realpath(p) for p in paths), **kw)
+
+    def owns(self, path: str) -> bool:
+        """``path`` is one of the run's directories or lies below one (path components, not prefixes)."""
+        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.paths)
+
+    def named_in(self, text: str) -> bool:
+        """``text`` (a command-line argument, maybe ``--flag=/path``) mentions one of the run's paths."""
+        for p in self.paths:
+            i = text.find(p)
+            while i >= 0:
+                end = i + len(p)
+                if end == len(text) or text[end] in "/:,= ":
+                    return True
+                i = text.find(p, i + 1)
+        return False
 
 
-def _root_tags(scope: str | None) -> set[str]:
-    """The cgroup tags of every directory that could be a state root of this run."""
-    roots = {"/var/lib/vmvc/containers"}
-    if os.environ.get("VMVC_ROOT"):
-        roots.add(os.path.join(os.environ["VMVC_ROOT"], "containers"))
-    if scope and os.path.isdir(scope):
-        for dirpath, dirnames, _ in os.walk(scope):
-            if os.path.basename(dirpath) in ("layers", "blobs", "rootfs", "upper", "merged"):
-                dirnames[:] = []  # image and container contents: never state roots
-                continue
-            roots.add(dirpath)
-    return {f"vmvc-{zlib.crc32(os.path.realpath(r).encode()):08x}-" for r in roots}
+def mounts(scope: Scope) -> Counter:
+    """Mounts under the run's directories (a multiset: one path can carry stacked mounts)."""
+    return Counter(
+        f"{p.mountpoint} {p.fstype}" for p in psutil.disk_partitions(all=True) if scope.owns(p.mountpoint)
+    )
 
 
-def _cgroups(scope: str | None) -> set[str]:
-    tags = _root_tags(scope)
-    found = set()
-    for base in glob.glob("/sys/fs/cgroup/*"):
-        for dirpath, dirnames, _ in os.walk(base):
-            found.update(os.path.join(dirpath, d) for d in dirnames
-                         if d.startswith("vmvc-") and (scope is None or d[:14] in tags))
-            if dirpath.count("/") > 6:
-                dirnames[:] = []
-    return found
+def cgroup_tag(root: str) -> str:
+    """The prefix the engine gives the cgroups of a containers state root (``Containers.cgroup_prefix``)."""
+    return f"vmvc-{zlib.crc32(os.path.realpath(root).encode()):08x}-"
 
 
-def _netns() -> set[str]:
-    names = set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
-    return {n for n in names if "vmvc" in n}
+def state_root_tags(scope: Scope) -> set[str]:
+    """Tags of every directory in the run that could be a state root (a test may use any directory)."""
+    tags = set()
+    for top in scope.paths:
+        for dirpath, dirnames, _ in os.walk(top):
+            tags.add(cgroup_tag(dirpath))
+            dirnames[:] = [d for d in dirnames if d not in NOT_STATE_ROOTS and len(d) != 64]
+    return tags
 
 
-def _processes(scope: str | None) -> set[int]:
-    me = str(os.getpid())
-    found = set()
-    needle = scope.encode() if scope else None
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit() or pid == me:
-            continue
+def cgroups(scope: Scope) -> set[str]:
+    """cgroup directories named by one of the run's state roots, from the cgroupfs root down."""
+    found = []
+    base_depth = scope.cgroupfs.rstrip("/").count("/")
+    for dirpath, dirnames, _ in os.walk(scope.cgroupfs):
+        found += [os.path.join(dirpath, d) for d in dirnames if d.startswith("vmvc-")]
+        if dirpath.count("/") - base_depth >= CGROUP_DEPTH - 1:
+            dirnames[:] = []
+        else:
+            dirnames[:] = [d for d in dirnames if not d.startswith("vmvc-")]  # a container has no children
+    if not found:
+        return set()
+    tags = state_root_tags(scope)
+    return {path for path in found if os.path.basename(path)[:14] in tags}
+
+
+def _describe(p: psutil.Process) -> str:
+    try:
+        return f"{p.pid} {' '.join(p.cmdline())[:80]}"
+    except psutil.Error:
+        return str(p.pid)
+
+
+def processes(scope: Scope) -> dict[int, str]:
+    """Live processes of this run: descendants of the test process, holders of the run's paths, and theirs."""
+    roots = []
+    try:
+        roots += psutil.Process(scope.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        pass
+    for p in psutil.process_iter(["cmdline"]):
+        if p.pid != scope.pid and any(scope.named_in(a) for a in p.info["cmdline"] or ()):
+            roots.append(p)
+    found = {}
+    for p in roots:
         try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if fields[0] == "Z":
+            family = [p, *p.children(recursive=True)]
+        except psutil.Error:
+            family = [p]
+        for q in family:
+            try:
+                if q.pid != scope.pid and q.status() != psutil.STATUS_ZOMBIE:
+                    found[q.pid] = _describe(q)
+            except psutil.Error:
                 continue
-            if fields[1] == me:
-                found.add(int(pid))
-            elif needle:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if needle in f.read():
-                        found.add(int(pid))
-        except OSError:
-            continue
     return found
 
 
-def _tmp() -> set[str]:
-    return set(glob.glob("/tmp/vmvc*"))
+def spawner_roots(scope: Scope) -> set[str]:
+    """State roots of the run whose spawner is up (its command line ends in the root)."""
+    roots = set()
+    for p in psutil.process_iter(["cmdline"]):
+        args = p.info["cmdline"] or []
+        if "runtime.containers.spawner" in args[:-1]:
+            root = args[args.index("runtime.containers.spawner") + 1]
+            if scope.owns(root):
+                roots.add(root)
+    return roots
 
 
-def _fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def temp_dirs(scope: Scope) -> set[str]:
+    return set(glob.glob(os.path.join(scope.tmp, "vmvc*")))
 
 
-def snapshot(scope: str | None = None) -> dict:
-    """What the host has now; ``scope`` is the test run's temp dir (see the module docstring)."""
-    return {"scope": scope, "mounts": _mounts(), "cgroups": _cgroups(scope), "netns": _netns(),
-            "children": _processes(scope), "tmp": _tmp(), "fds": _fds()}
+def fds() -> int:
+    return psutil.Process().num_fds()
+
+
+def snapshot(scope: Scope) -> dict:
+    """What the run has on the host now."""
+    return {"scope": scope, "mounts": mounts(scope), "cgroups": cgroups(scope),
+            "processes": processes(scope), "tmp": temp_dirs(scope), "fds": fds()}
 
 
 def diff(before: dict, after: dict) -> list[str]:
     problems = []
-    for key in ("mounts", "cgroups", "netns", "children", "tmp"):
+    for key in ("mounts", "cgroups", "tmp"):
         extra = after[key] - before[key]
         if extra:
-            problems.append(f"{key} left behind: {sorted(map(str, extra))[:5]}")
+            problems.append(f"{key} left behind: {sorted(extra)[:5]}")
+    extra = sorted(set(after["processes"]) - set(before["processes"]))
+    if extra:
+        problems.append(f"processes left behind: {[after['processes'][p] for p in extra][:5]}")
     if after["fds"] > before["fds"]:
         problems.append(f"fds grew from {before['fds']} to {after['fds']}")
     return problems
 
 
 def assert_no_leaks(before: dict, settle: float = 2.0) -> None:
-    """Fail if the host has more than ``before``; waits briefly for asynchronous teardown."""
+    """Fail if the run has more than ``before``; waits briefly for asynchronous teardown."""
     deadline = time.monotonic() + settle
     while True:
-        problems = diff(before, snapshot(before.get("scope")))
+        problems = diff(before, snapshot(before["scope"]))
         if not problems or time.monotonic() > deadline:
             break
         time.sleep(0.05)

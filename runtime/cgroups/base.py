@@ -136,6 +136,10 @@ class Manager(ABC):
         for d in self.dirs(name):
             rmdir_patiently(d)
 
+    def allow_all_devices(self, name: str) -> None:
+        """``--privileged``: every device node usable (only v1 has a devices controller to open up)."""
+        return None
+
     @abstractmethod
     def names(self, prefix: str) -> list[str]:
         """Names of existing cgroups starting with ``prefix`` (for recovery after a crash)."""

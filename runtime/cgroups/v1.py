@@ -67,6 +67,11 @@ class V1(Manager):
         if dev:
             devices.restrict(dev)
 
+    def allow_all_devices(self, name: str) -> None:
+        dev = self._dir("devices", name)
+        if dev:
+            write(os.path.join(dev, "devices.allow"), "a")
+
     def names(self, prefix: str) -> list[str]:
         found = set()
         for root in self._roots:

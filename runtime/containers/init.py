@@ -102,7 +102,7 @@ def namespace_flags(network: str) -> int:
 SYSTEM = ("proc", "dev", "sys")  # mounted ahead of time in a stem's staging dir, moved into the rootfs
 
 
-def system_plan(base: str) -> list[tuple]:
+def system_plan(base: str, readonly: bool = True) -> list[tuple]:
     """``/proc``, a tmpfs ``/dev`` with its nodes, devpts and shm, and read-only ``/sys``, mounted under
     ``base`` -- as data: ``("mount", src, target, type, flags, data)``, ``("mkdir", path)``,
     ``("mknod", path, major, minor)``, ``("symlink", to, path)``. A stem does this before it knows
@@ -123,14 +123,16 @@ def system_plan(base: str) -> list[tuple]:
         ("mkdir", at("/dev/shm")),
         ("mount", "shm", at("/dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"),
     ]
-    return steps + sysfs_plan(base)
+    return steps + sysfs_plan(base, readonly)
 
 
-def sysfs_plan(base: str) -> list[tuple]:
+def sysfs_plan(base: str, readonly: bool = True) -> list[tuple]:
+    """``/sys``: read-only, except for ``--privileged``."""
     target = os.path.join(base, "sys")
+    ro = MS_RDONLY if readonly else 0
     return [
         ("mkdir", target),
-        ("mount", "sysfs", target, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
+        ("mount", "sysfs", target, "sysfs", ro | MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
     ]
 
 
@@ -160,15 +162,17 @@ CGROUP_MOUNTS = host_cgroup_mounts()
 CGROUPFS_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
 
 
-def cgroupfs_plan(base: str, mounts: list[tuple[str, str, str]] | None = None) -> list[tuple]:
+def cgroupfs_plan(
+    base: str, mounts: list[tuple[str, str, str]] | None = None, readonly: bool = True
+) -> list[tuple]:
     """``/sys/fs/cgroup`` inside, as Docker has it: a tmpfs with each of the host's hierarchies mounted
     read-only below it (or the one cgroup2 mount on a pure v2 host). The stem has joined the
     container's cgroup in every hierarchy and then unshared its cgroup namespace, so each mount shows
     the container's own subtree only. Read-only: a container cannot raise its own limits, freeze
-    itself out of ``docker stop``, or ``cgroup.kill`` anything (``--privileged`` aside)."""
+    itself out of ``docker stop``, or ``cgroup.kill`` anything (``--privileged``: writable)."""
     mounts = CGROUP_MOUNTS if mounts is None else mounts
     top = os.path.join(base, "sys/fs/cgroup")
-    ro = MS_RDONLY | CGROUPFS_FLAGS
+    ro = (MS_RDONLY if readonly else 0) | CGROUPFS_FLAGS
     if len(mounts) == 1 and mounts[0][0] == "/sys/fs/cgroup":
         return [("mount", mounts[0][1], top, mounts[0][1], ro, mounts[0][2])]
     steps: list[tuple] = [("mount", "tmpfs", top, "tmpfs", CGROUPFS_FLAGS, "mode=755,size=64k")]
@@ -340,10 +344,17 @@ def rearm_death_signal(sys_, ctl, parent: int) -> None:
         os._exit(125)
 
 
+def privileged(process: dict) -> bool:
+    return bool((process.get("security") or {}).get("privileged"))
+
+
 def finish_and_exec(sys_, process: dict, prepared: bool = False, ctl=None) -> None:
     """Drop privileges the way docker does and ``execve``. Never returns."""
     parent = os.getppid()
-    keep = drop_bounding_set(sys_) if prepared is False else kept_capabilities()
+    if privileged(process):
+        keep = capabilities.permitted()  # every capability the engine has: --privileged
+    else:
+        keep = drop_bounding_set(sys_) if prepared is False else kept_capabilities()
     uid, gid, groups = resolve_user(process["user"]) if process.get("user") else (0, 0, [0])
     try:
         os.setgroups(groups)
@@ -419,6 +430,9 @@ def report(ctl, error: StartError) -> None:
         pass
 
 
+PRIVILEGED = False
+"""Whether :func:`prepare` made this stem for a ``--privileged`` container (kept every capability)."""
+
 NODEV: bool | None = None
 """Whether this container's mounts get ``nodev`` and its bounding set loses CAP_MKNOD: when no
 devices cgroup checks device access (cgroup v2 without a device program). Decided by
@@ -445,23 +459,34 @@ def drop_bounding_set(sys_) -> int:
     return keep
 
 
-def prepare(sys_, staging: str) -> None:
+def prepare(sys_, staging: str, privileged: bool = False) -> None:
     """What every container needs, done by a stem *before* it is asked to become one: new mount,
     UTS, IPC, cgroup and network namespaces, ``/`` rprivate, ``lo`` up, the capability bounding set
     reduced, ``no_new_privs``, and the system mounts (``/proc``, ``/dev``, ``/sys``, masked and
     read-only paths) staged on a private tmpfs at ``staging``. (The cgroup is joined before this, so
     the cgroup namespace is rooted at the container's cgroup; the stem is PID 1 of its PID namespace,
-    so its ``/proc`` is the container's.)"""
+    so its ``/proc`` is the container's.)
+
+    A ``privileged`` stem (``--privileged``, forked on demand) keeps every capability in its
+    bounding set, masks nothing and mounts ``/sys`` and ``/sys/fs/cgroup`` writable: Docker's
+    ``--privileged``, less the host's ``/dev`` nodes (its devices cgroup allows every device, so
+    ``mknod`` makes any of them) and with ``no_new_privs`` still set."""
+    global NODEV, PRIVILEGED
+    PRIVILEGED = privileged
     sys_.unshare(namespace_flags("private"))
     sys_.mount(None, "/", None, MS_REC | MS_PRIVATE)
     sys_.link_up("lo")
-    drop_bounding_set(sys_)
+    if privileged:
+        NODEV = False
+    else:
+        drop_bounding_set(sys_)
     sys_.prctl(PR_SET_NO_NEW_PRIVS, 1)
     sys_.mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k")
     os.mkdir(os.path.join(staging, "root"))
-    apply(sys_, system_plan(staging))
-    harden(sys_, staging)
-    apply(sys_, cgroupfs_plan(staging))
+    apply(sys_, system_plan(staging, readonly=not privileged))
+    if not privileged:
+        harden(sys_, staging)
+    apply(sys_, cgroupfs_plan(staging, readonly=not privileged))
 
 
 def start_container(
@@ -471,13 +496,17 @@ def start_container(
     dir :func:`prepare` used; ``host_netns`` an fd of the host's network namespace, joined back for
     ``--network host`` (whose ``/sys`` is then mounted afresh, to show the host's interfaces)."""
     base = cfg["rootfs"]
+    if privileged(cfg["process"]) and not PRIVILEGED:
+        raise StartError("--privileged needs a privileged stem; this one dropped its capabilities")
     try:
         if cfg["network"] == "host":
+            rw = privileged(cfg["process"])
             sys_.setns(host_netns, CLONE_NEWNET)
             sys_.umount(os.path.join(base, "sys"), MNT_DETACH)
-            apply(sys_, sysfs_plan(base))
-            harden(sys_, base, only=("/sys",))
-            apply(sys_, cgroupfs_plan(base))
+            apply(sys_, sysfs_plan(base, readonly=not rw))
+            if not rw:
+                harden(sys_, base, only=("/sys",))
+            apply(sys_, cgroupfs_plan(base, readonly=not rw))
         apply(sys_, plan(cfg, base))
         pivot(sys_, os.path.join(base, "root"))
         sys_.sethostname(cfg["hostname"])

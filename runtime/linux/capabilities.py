@@ -87,6 +87,15 @@ def last_cap() -> int:
         return len(NAMES) - 1
 
 
+def permitted(status: str = "/proc/self/status") -> int:
+    """This process's permitted set (a root engine may lack some: no CAP_SYS_RESOURCE on some hosts)."""
+    with open(status) as f:
+        for line in f:
+            if line.startswith("CapPrm:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
 def to_drop(keep: int, last: int) -> list[int]:
     """Capability numbers to remove from the bounding set so only ``keep`` remains."""
     return [cap for cap in range(last + 1) if not keep >> cap & 1]

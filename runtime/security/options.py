@@ -24,7 +24,7 @@ def _seccomp_value(value: str) -> str:
 
     if value == UNCONFINED:
         return value
-    if not value.lstrip().startswith("{"):
+    if not value.lstrip().startswith(("{", "[")):
         try:
             with open(value, encoding="utf-8") as f:
                 value = f.read(1 << 22)
@@ -33,6 +33,19 @@ def _seccomp_value(value: str) -> str:
             raise VmvcError(f"opening seccomp profile ({value}) failed: {reason}") from None
     profile.resolve(profile.load(value), ())  # refuses what could not be compiled, with one line
     return value
+
+
+def normalized(opts) -> list[str]:
+    """``opts`` checked, with a ``seccomp=FILE`` replaced by ``seccomp=<its content>`` (read here, in
+    the client, as Docker's CLI does)."""
+    parse(opts)
+    out = []
+    for opt in opts:
+        key, sep, value = opt.partition("=")
+        if not sep and opt.startswith("seccomp:"):
+            key, value = "seccomp", opt[len("seccomp:"):]
+        out.append(f"seccomp={_seccomp_value(value)}" if key == "seccomp" else opt)
+    return out
 
 
 def parse(opts, privileged: bool = False) -> dict | None:

@@ -115,7 +115,7 @@ def load(source) -> dict:
         data = source
     else:
         text = source
-        if not str(source).lstrip().startswith("{"):
+        if not str(source).lstrip().startswith(("{", "[")):
             try:
                 with open(source, encoding="utf-8") as f:
                     text = f.read(1 << 22)
@@ -135,7 +135,8 @@ def load(source) -> dict:
             raise ProfileError("seccomp profile: archMap entries need an architecture")
         arches.append(entry["architecture"])
     out["arches"] = arches
-    calls = data.get("syscalls") or []
+    calls = data.get("syscalls")
+    calls = [] if calls is None else calls
     if not isinstance(calls, list):
         raise ProfileError("seccomp profile: syscalls must be a list")
     out["syscalls"] = [_syscall(c, i) for i, c in enumerate(calls)]

@@ -60,6 +60,8 @@ FIELDS = {
     "stdin": False,
     "auto_remove": False,
     "labels": None,
+    "security_opt": (),  # docker's --security-opt: seccomp=unconfined|PROFILE, no-new-privileges
+    "privileged": False,
 }
 
 
@@ -68,7 +70,9 @@ class Spec:
 
     Fields: image, cmd, entrypoint, env (``["K=V"]``), workdir, user, hostname, name, volumes
     (:class:`Volume`), memory (bytes), cpus, pids_limit, network (private, none, host), tty, stdin,
-    auto_remove (``--rm``), labels. Invalid values raise :class:`VmvcError` here, before anything exists.
+    auto_remove (``--rm``), labels, security_opt (``seccomp=…`` with a profile file's *content* once
+    checked, see :mod:`runtime.security.options`), privileged. Invalid values raise
+    :class:`VmvcError` here, before anything exists.
     """
 
     __slots__ = tuple(FIELDS)
@@ -112,6 +116,13 @@ class Spec:
         if self.pids_limit is not None and self.pids_limit <= 0:
             self.pids_limit = None  # docker: 0 or -1 mean unlimited
         self.volumes = [_checked_volume(v) for v in self.volumes]
+        self.privileged = bool(self.privileged)
+        if self.security_opt:  # imported only when asked for: not on the plain run path
+            from runtime.security.options import normalized
+
+            self.security_opt = normalized(self.security_opt)
+        else:
+            self.security_opt = []
 
     def to_dict(self) -> dict:
         out = {key: getattr(self, key) for key in FIELDS}
@@ -215,12 +226,17 @@ def process(spec: Spec, image_config: dict) -> dict:
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     if spec.tty:
         env.setdefault("TERM", "xterm")
-    return {
+    out = {
         "args": args,
         "env": [f"{k}={v}" for k, v in env.items()],
         "cwd": spec.workdir or image_config.get("WorkingDir") or "/",
         "user": spec.user or image_config.get("User") or "",
     }
+    if spec.security_opt or spec.privileged:  # absent: Docker's defaults (runtime.containers.init.confine)
+        from runtime.security.options import parse
+
+        out["security"] = parse(spec.security_opt, spec.privileged)
+    return out
 
 
 def etc_files(hostname: str) -> dict[str, str]:

@@ -30,8 +30,16 @@ def fmt_mib(x) -> str:
     return "-" if x is None else f"{x:,.1f} MiB"
 
 
-def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+def console(stderr: bool = False):
+    """A rich Console that does not wrap at 80 columns when not writing to a terminal (a pipe, a file,
+    Jupyter's ``!vmvc``): tables stay whole there, as docker's do."""
     from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 100_000)
+
+
+def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     from rich.table import Table
 
     t = Table(title=title)
@@ -39,7 +47,7 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
         t.add_column(c, overflow="fold")
     for r in rows:
         t.add_row(*r)
-    Console().print(t)
+    console().print(t)
 
 
 def _host(args) -> dict:
@@ -301,7 +309,6 @@ def sweep(args) -> int:
 def _with_progress(work, total: int, quiet: bool):
     if quiet:
         return work(None)
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -309,7 +316,7 @@ def _with_progress(work, total: int, quiet: bool):
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console(stderr=True),
         transient=True,
     ) as bar:
         task = bar.add_task("sweep", total=total)

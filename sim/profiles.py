@@ -180,9 +180,12 @@ def available() -> dict[str, Path]:
     """Profile name -> file, earlier directories on the search path winning."""
     found: dict[str, Path] = {}
     for d in search_path():
-        if d.is_dir():
-            for f in sorted(d.glob("*.json")):
-                found.setdefault(f.stem, f)
+        try:
+            files = sorted(d.glob("*.json")) if d.is_dir() else []
+        except PermissionError:  # another user's state root (vmvc run as non-root): shipped ones only
+            files = []
+        for f in files:
+            found.setdefault(f.stem, f)
     return dict(sorted(found.items()))
 
 

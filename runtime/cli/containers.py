@@ -21,33 +21,46 @@ def parser(prog: str, description: str):
     return make(prog, description)
 
 
+NEEDS_ROOT = (
+    "containers need root on this host (namespaces, cgroups and overlay mounts): run as root or with sudo."
+    " Without root you can use the model (vmvc sim), the recorded notebooks and results,"
+    " and VM boots under TCG (vmvc vm boot --accel tcg)"
+)
+
+
 def _engine():
+    if os.geteuid() != 0:
+        from runtime.errors import UsageError
+
+        raise UsageError(NEEDS_ROOT, exit_code=125)
     from runtime.containers.engine import Engine
 
     return Engine()
 
 
 # -- flags shared by run and create ----------------------------------------------------------------
-# run/create flags: (long name, short, takes a value, repeatable). ``vmvc run`` parses with this table
+# run/create flags, the one table both the fast parser and ``--help`` are made from:
+# (long name, short, metavar (None: a switch), repeatable, help). ``vmvc run`` parses with this table
 # rather than argparse, which with ``re`` and ``enum`` would cost ~5 ms of a ~25 ms command.
 RUN_FLAGS = [
-    ("detach", "d", False, False),
-    ("rm", None, False, False),
-    ("interactive", "i", False, False),
-    ("tty", "t", False, False),
-    ("name", None, True, False),
-    ("env", "e", True, True),
-    ("workdir", "w", True, False),
-    ("hostname", "h", True, False),
-    ("user", "u", True, False),
-    ("volume", "v", True, True),
-    ("memory", "m", True, False),
-    ("cpus", None, True, False),
-    ("pids-limit", None, True, False),
-    ("network", None, True, False),
-    ("net", None, True, False),
-    ("entrypoint", None, True, False),
-    ("label", "l", True, True),
+    ("detach", "d", None, False, "run in the background, print the id"),
+    ("rm", None, None, False, "remove the container when it exits"),
+    ("interactive", "i", None, False, "keep stdin open"),
+    ("tty", "t", None, False, "allocate a pseudo-tty"),
+    ("init", None, None, False, "run a tiny init as PID 1: forwards signals, reaps zombies"),
+    ("name", None, "NAME", False, "assign a name to the container"),
+    ("env", "e", "KEY=VALUE", True, "set an environment variable"),
+    ("workdir", "w", "DIR", False, "working directory inside the container"),
+    ("hostname", "h", "NAME", False, "container host name"),
+    ("user", "u", "USER", False, "user name or uid[:gid]"),
+    ("volume", "v", "HOST:CONTAINER[:ro]", True, "bind mount a host path"),
+    ("memory", "m", "BYTES", False, "memory limit (e.g. 64m)"),
+    ("cpus", None, "N", False, "number of CPUs (e.g. 0.5)"),
+    ("pids-limit", None, "N", False, "maximum number of processes"),
+    ("network", None, "MODE", False, "none, host or private (default)"),
+    ("net", None, "MODE", False, "the same as --network"),
+    ("entrypoint", None, "CMD", False, "override the image's entrypoint"),
+    ("label", "l", "KEY=VALUE", True, "set a label"),
 ]
 
 
@@ -55,7 +68,7 @@ class RunArgs:
     """Parsed ``run``/``create`` flags, attribute names as argparse would give them."""
 
     def __init__(self) -> None:
-        for long, _, value, many in RUN_FLAGS:
+        for long, _, value, many, _help in RUN_FLAGS:
             setattr(self, long.replace("-", "_"), [] if many else (None if value else False))
         self.image, self.command = None, []
 
@@ -68,7 +81,7 @@ def parse_run_args(prog: str, argv: list[str]) -> RunArgs:
     a = RunArgs()
 
     def fail(message: str):
-        print(f"{prog}: {message}\nSee '{prog} --help'.", file=sys.stderr)
+        print(f"{message}\nSee '{prog} --help'.", file=sys.stderr)
         raise SystemExit(125)
 
     def put(flag, value):
@@ -85,7 +98,7 @@ def parse_run_args(prog: str, argv: list[str]) -> RunArgs:
         if word == "--":
             break
         if word == "--help":
-            _create_parser(prog, "").print_help()
+            run_parser(prog).print_help()
             raise SystemExit(0)
         if word.startswith("--"):
             name, eq, value = word[2:].partition("=")
@@ -138,28 +151,21 @@ def parse_run_args(prog: str, argv: list[str]) -> RunArgs:
     return a
 
 
-def _create_parser(prog: str, description: str):
-    """argparse with the same flags, used only to print ``--help``."""
+def run_parser(prog: str):
+    """argparse made from :data:`RUN_FLAGS`, used only to print ``--help`` (and to test that the two
+    agree)."""
     from runtime.cli.args import Parser
 
-    p = Parser(prog=prog, description=description, add_help=False)  # -h is --hostname, as in docker
+    what = "Create and run a new container from an image" if "run" in prog else "Create a new container"
+    p = Parser(prog=prog, description=what, add_help=False)  # -h is --hostname, as in docker
     p.add_argument("--help", action="help", help="show this help and exit")
-    p.add_argument("-d", "--detach", action="store_true", help="run in the background, print the id")
-    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
-    p.add_argument("--name", help="assign a name to the container")
-    p.add_argument("-e", "--env", action="append", default=[], help="set an environment variable")
-    p.add_argument("-w", "--workdir", help="working directory inside the container")
-    p.add_argument("-h", "--hostname", help="container host name")
-    p.add_argument("-u", "--user", help="user name or uid[:gid]")
-    p.add_argument("-v", "--volume", action="append", default=[], help="bind mount host:container[:ro]")
-    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
-    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-tty")
-    p.add_argument("-m", "--memory", help="memory limit (e.g. 64m)")
-    p.add_argument("--cpus", help="number of CPUs (e.g. 0.5)")
-    p.add_argument("--pids-limit", type=int, help="maximum number of processes")
-    p.add_argument("--network", "--net", default="private", help="none, host or private (default)")
-    p.add_argument("--entrypoint", help="override the image's entrypoint")
-    p.add_argument("-l", "--label", action="append", default=[], help="set a label key=value")
+    for long, short, metavar, many, text in RUN_FLAGS:
+        names = [f"-{short}", f"--{long}"] if short else [f"--{long}"]
+        if metavar is None:
+            p.add_argument(*names, action="store_true", help=text)
+        else:
+            p.add_argument(*names, action="append" if many else "store", default=[] if many else None,
+                           metavar=metavar, help=text)
     p.add_argument("image")
     p.add_argument("command", nargs="...")
     return p
@@ -187,19 +193,30 @@ def _spec(a):
         stdin=a.interactive,
         auto_remove=a.rm,
         labels=dict(item.partition("=")[::2] for item in a.label),
+        init=a.init,
     )
 
 
 def run(argv: list[str]) -> int:
     """Create and run a new container from an image"""
     a = parse_run_args("vmvc run", argv)
+    _need_a_terminal(a.interactive and a.tty)
     spec = _spec(a)
-    session = _engine().run_session(spec, attach=not a.detach)
+    eng = _engine()
+    session = eng.run_session(spec, attach=not a.detach)
     if a.detach:
         session.close()
         print(session.reply["id"])
         return 0
-    return _pump(session, stdin=spec.stdin, tty=spec.tty)
+    return _pump(session, stdin=spec.stdin, tty=spec.tty, watch=_Pid1Watch(eng, session.reply.get("id")))
+
+
+def _need_a_terminal(wanted: bool) -> None:
+    """``-it`` with stdin not a terminal: refuse at once, in docker's words and with its exit code
+    (otherwise the raw-mode shell waits for a terminal that never answers)."""
+    if wanted and not os.isatty(0):
+        print("the input device is not a TTY", file=sys.stderr)
+        raise SystemExit(1)
 
 
 def create(argv: list[str]) -> int:
@@ -209,7 +226,57 @@ def create(argv: list[str]) -> int:
     return 0
 
 
-def _pump(session, stdin: bool, tty: bool) -> int:
+def pid1_ignores(pid: int, signum: int) -> str | None:
+    """The name of process ``pid`` if it neither catches nor blocks (waits for) ``signum``: as PID 1 of
+    a PID namespace it then never sees it, since the kernel gives PID 1 no default actions."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            fields = dict(line.rstrip("\n").partition(":\t")[::2] for line in f)
+    except OSError:
+        return None
+    bit = 1 << (signum - 1)
+    if (int(fields.get("SigCgt", "0"), 16) | int(fields.get("SigBlk", "0"), 16)) & bit:
+        return None
+    name = fields.get("Name", "?")
+    return None if name == "vmvc-init" else name  # --init takes every signal in rt_sigtimedwait
+
+
+def _signame(signum: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return str(signum)
+
+
+class _Pid1Watch:
+    """Forwarded signals of a foreground ``vmvc run``: one hint when the container's PID 1 ignores them,
+    and a SIGKILL on the next Ctrl-C after that hint (the way out it names)."""
+
+    def __init__(self, eng, cid: str | None) -> None:
+        self.eng, self.cid, self.hinted = eng, cid, False
+
+    def __call__(self, session, signum: int) -> None:
+        if self.hinted == 2 and signum == 2:
+            session.signal(9)
+            return
+        if self.hinted or not self.cid:
+            return
+        try:
+            pid = self.eng.get(self.cid).state.get("pid")
+        except VmvcError:
+            return
+        name = pid1_ignores(pid, signum) if pid else None
+        if name:
+            self.hinted = signum if signum == 2 else True
+            way_out = "press Ctrl-C again to kill it" if signum == 2 else "use 'vmvc kill'"
+            print(f"vmvc: {name} is PID 1 in the container and has no {_signame(signum)} handler, so the "
+                  f"kernel ignores the signal (as in docker): run with --init to have it acted on, or "
+                  f"{way_out}", file=sys.stderr, flush=True)
+
+
+def _pump(session, stdin: bool, tty: bool, watch=None) -> int:
     """Copy a session's output to our stdout/stderr (and our stdin to it) until it exits."""
     import _signal as signal  # the C module: ``signal`` wraps it in enums (~3 ms on the run path)
 
@@ -225,8 +292,13 @@ def _pump(session, stdin: bool, tty: bool) -> int:
         session.resize(size.lines, size.columns)
         signal.signal(signal.SIGWINCH, lambda *_: session.resize(*reversed(os.get_terminal_size(0))))
     elif not tty:
+        def forward(n, _frame):
+            session.signal(n)
+            if watch is not None:
+                watch(session, n)
+
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, lambda n, _f: session.signal(n))
+            signal.signal(sig, forward)
     reading_stdin = stdin
     try:
         while True:
@@ -296,7 +368,17 @@ def stop(argv: list[str]) -> int:
     p.add_argument("containers", nargs="+")
     a = p.parse_args(argv)
     eng = _engine()
-    return _each(a.containers, lambda c: eng.stop(c, a.time) or None)
+
+    def one(ref):
+        rec = eng.get(ref)
+        name = pid1_ignores(rec.state.get("pid"), 15) if rec.running and a.time > 0 else None
+        if name:
+            print(f"vmvc: {ref}: its PID 1 ({name}) has no SIGTERM handler, so the kernel ignores it (as "
+                  f"in docker): waiting the {a.time:g} s grace period, then SIGKILL. --init, -t 0 avoid it",
+                  file=sys.stderr, flush=True)
+        return eng.stop(ref, a.time) or None
+
+    return _each(a.containers, one)
 
 
 def kill(argv: list[str]) -> int:
@@ -461,7 +543,10 @@ def exec_(argv: list[str]) -> int:
     p.add_argument("command", nargs="...")
     a = p.parse_args(argv)
     if not a.command:
-        raise VmvcError("exec requires a command: vmvc exec CONTAINER COMMAND [ARG...]")
+        from runtime.errors import UsageError
+
+        raise UsageError("'vmvc exec' requires at least 2 arguments: vmvc exec CONTAINER COMMAND [ARG...]", 1)
+    _need_a_terminal(a.interactive and a.tty)
     session = _engine().exec(
         a.container, a.command, env=a.env, user=a.user, workdir=a.workdir, tty=a.tty, stdin=a.interactive
     )
@@ -525,48 +610,97 @@ def inspect(argv: list[str]) -> int:
 
 def stats(argv: list[str]) -> int:
     """Resource usage of containers"""
-    p = parser("vmvc stats", "Resource usage of containers (one sample)")
-    p.add_argument("--no-stream", action="store_true", help="accepted for docker compatibility")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = parser("vmvc stats", "A live stream of containers' resource usage (as docker stats)")
+    p.add_argument("-a", "--all", action="store_true", help="all containers (default: running)")
+    p.add_argument("--no-stream", action="store_true", help="print one sample and exit")
+    p.add_argument("--json", action="store_true", help="machine-readable output (one sample)")
     p.add_argument("containers", nargs="*")
     a = p.parse_args(argv)
+    eng = _engine()
+    names = a.containers or [r.id for r in eng.list(all=a.all)]
+    for n in names:
+        eng.get(n)  # a bad name fails now, in docker's words
+    if a.json or a.no_stream:
+        rows = _sample(eng, names)
+        if a.json:
+            from runtime.cli.output import print_json
+
+            print_json(rows)
+        else:
+            _print_stats(rows)
+        return 0
+    clear = "\x1b[2J\x1b[H" if sys.stdout.isatty() else ""
+    while True:  # like docker: refresh until Ctrl-C, or until no container is left running
+        rows = _sample(eng, names)
+        sys.stdout.write(clear)
+        _print_stats(rows)
+        sys.stdout.flush()
+        if not any(r["running"] for r in rows):
+            return 0
+        if not a.containers:
+            names = [r.id for r in eng.list(all=a.all)]
+
+
+def _sample(eng, names: list[str], seconds: float = 0.5) -> list[dict]:
+    """One stats row per container, CPU % over ``seconds`` (100% = one core)."""
     import time
 
-    eng = _engine()
-    names = a.containers or [r.id for r in eng.list()]
-    first = {n: eng.stats(n) for n in names}
-    time.sleep(0.5)
+    def sample(n):
+        try:
+            return {**eng.stats(n), "running": eng.get(n).running}
+        except NotFound:  # removed meanwhile (--rm)
+            return None
+
+    first = {n: sample(n) for n in names}
+    time.sleep(seconds)
     rows = []
     for n in names:
-        s = eng.stats(n)
-        cpu = 100.0 * (s["cpu_usage_ns"] - first[n]["cpu_usage_ns"]) / 0.5e9
+        s = sample(n)
+        if s is None or first[n] is None:
+            continue
+        cpu = 100.0 * (s["cpu_usage_ns"] - first[n]["cpu_usage_ns"]) / (seconds * 1e9)
         rows.append({**s, "cpu_percent": round(max(0.0, cpu), 2)})
-    if a.json:
-        from runtime.cli.output import print_json
+    return rows
 
-        print_json(rows)
-        return 0
-    from runtime.cli.output import human_size
 
-    print(f"{'CONTAINER ID':<14}{'NAME':<28}{'CPU %':>8}  {'MEM USAGE / LIMIT':<22}{'PIDS':>6}")
-    for r in rows:
-        limit = human_size(r["memory_limit"]) if r["memory_limit"] else "unlimited"
-        print(
-            f"{r['id'][:12]:<14}{r['name'][:27]:<28}{r['cpu_percent']:>7.2f}%  "
-            f"{human_size(r['memory_usage']) + ' / ' + limit:<22}{r['pids']:>6}"
-        )
+def _host_memory() -> int:
+    """MemTotal: what docker shows as the limit of a container without one."""
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
     return 0
+
+
+def _print_stats(rows: list[dict]) -> None:
+    from runtime.cli.output import binary_size
+
+    print(f"{'CONTAINER ID':<15}{'NAME':<24}{'CPU %':<9}{'MEM USAGE / LIMIT':<22}{'MEM %':<9}PIDS")
+    host = _host_memory()
+    for r in rows:
+        limit = r["memory_limit"] or host
+        usage = f"{binary_size(r['memory_usage'])} / {binary_size(limit)}"
+        percent = 100.0 * r["memory_usage"] / limit if limit else 0.0
+        print(f"{r['id'][:12]:<15}{r['name'][:23]:<24}{r['cpu_percent']:.2f}%".ljust(48)
+              + f"{usage:<22}{percent:.2f}%".ljust(31) + f"{r['pids']}")
 
 
 def prune(argv: list[str]) -> int:
     """Remove all stopped containers"""
     parser("vmvc container prune", "Remove all stopped containers").parse_args(argv)
-    eng = _engine()
+    for cid in remove_stopped(_engine()):
+        print(cid)
+    return 0
+
+
+def remove_stopped(eng) -> list[str]:
+    """Remove every container that is not running; their ids."""
+    removed = []
     for r in eng.list(all=True):
         if not r.running:
             eng.remove(r.id)
-            print(r.id)
-    return 0
+            removed.append(r.id)
+    return removed
 
 
 def container(argv: list[str]) -> int:

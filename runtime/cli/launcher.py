@@ -56,6 +56,8 @@ def enable_site() -> bool:
 def main() -> None:
     """The launcher's body: lazy ``site``, then the ``vmvc`` dispatcher. Plugin commands (found
     through entry points, i.e. site-packages metadata) and help get ``site`` at once."""
+    if sys._getframe(1).f_globals.get("__name__") == "__mp_main__":
+        return  # a multiprocessing "spawn" child re-running this script as its main module: not a command
     from runtime.cli.main import COMMANDS
     from runtime.cli.main import main as vmvc
 
@@ -103,7 +105,8 @@ def script(python: str, root: str) -> str:
         "import sys\n"
         f"sys.path.insert(0, {root!r})\n"
         "from runtime.cli.launcher import main\n"
-        "main()\n"
+        "if __name__ == \"__main__\":  # a spawn-started worker re-runs this file as __mp_main__\n"
+        "    main()\n"
     )
 
 

@@ -124,12 +124,38 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(func(rest) or 0)
     except VmvcError as e:
-        print(f"vmvc: {e}", file=sys.stderr)
-        return e.exit_code
+        return _report(name, entry[2], e)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 141
+    except OSError as e:  # a path we may not write (not root, a full disk): one line, no traceback
+        where = f": {e.filename}" if e.filename else ""
+        print(f"vmvc: {e.strerror or e}{where}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug: still one line; VMVC_DEBUG=1 shows the traceback
+        import os
+
+        if os.environ.get("VMVC_DEBUG"):
+            raise
+        print(f"vmvc: internal error: {type(e).__name__}: {e} (VMVC_DEBUG=1 shows where)", file=sys.stderr)
+        return 1
+
+
+def _report(name: str, section: str, e) -> int:
+    """One line for an engine error, worded and coded as docker words and codes it: a container verb
+    says ``Error response from daemon: ...`` and exits 1; ``run``/``create`` keep the 125/126/127 of
+    what failed; a bad command line stays a usage error. (Image verbs word their own errors.)"""
+    from runtime.errors import UsageError
+
+    if section != "Containers" or isinstance(e, UsageError):
+        print(f"vmvc: {e}", file=sys.stderr)
+        return e.exit_code
+    if name in ("run", "create"):
+        print(f"vmvc: Error response from daemon: {e}", file=sys.stderr)
+        return e.exit_code
+    print(f"Error response from daemon: {e}", file=sys.stderr)
+    return 1
 
 
 def _unknown(name: str) -> int:

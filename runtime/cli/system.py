@@ -43,6 +43,7 @@ def system(argv: list[str]) -> int:
     return subcommands("vmvc system", argv, {
         "df": ("runtime.cli.images:system_df", "Show disk usage and shared-layer savings"),
         "info": ("runtime.cli.system:info", "Show what this host supports (short doctor)"),
+        "prune": ("runtime.cli.system:prune", "Remove stopped containers and dangling images"),
         "stop": ("runtime.cli.system:stop", "Stop the engine's spawner (it exits by itself when idle)"),
     })
 
@@ -78,3 +79,27 @@ def info(argv: list[str]) -> int:
     for c in report.checks:
         print(f"{c.name:16} {c.verdict:9} {c.evidence}")
     return 0
+
+
+def prune(argv: list[str]) -> int:
+    """Remove stopped containers and dangling images (docker's ``system prune``)"""
+    p = parser("vmvc system prune", "Remove all stopped containers and dangling images (with -a: every "
+               "image no container uses).")
+    p.add_argument("-a", "--all", action="store_true", help="all unused images, not just dangling ones")
+    p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    args = parse(p, argv)
+    import sys
+
+    from runtime.cli import containers, images
+
+    what = "images without at least one container associated to them" if args.all else "dangling images"
+    if not args.force:
+        print(f"WARNING! This will remove:\n  - all stopped containers\n  - all {what}\n\n"
+              "Are you sure you want to continue? [y/N] ", end="", flush=True)
+        answer = sys.stdin.readline()  # docker asks even when stdin is not a terminal; EOF means no
+        if answer.strip().lower() not in ("y", "yes"):
+            return 0
+    removed = containers.remove_stopped(containers._engine())
+    if removed:
+        print("Deleted Containers:", *removed, "", sep="\n")
+    return images.prune(["--force", *(["--all"] if args.all else [])])

@@ -79,6 +79,16 @@ def _fill(d: str, hostname: str, with_etc: bool) -> None:
             f.write(text)
 
 
+def _init_volume(table: Containers, spec: Spec) -> list[dict]:
+    """``--init``: the tiny init program, bind-mounted read-only where the process expects it."""
+    if not spec.init:
+        return []
+    from runtime.containers import tinyinit
+
+    host = tinyinit.ensure(os.path.dirname(table.root.rstrip("/")))
+    return [{"host": host, "container": tinyinit.PATH, "readonly": True}]
+
+
 def create(table: Containers, spec: Spec, store, slot: str | None = None) -> str:
     """Resolve the image, reserve the name, write ``config.json`` and the upper dir; returns the id.
     ``slot`` (from :func:`make_slot`) is used when the spec keeps the default hostname and its own
@@ -111,7 +121,7 @@ def create(table: Containers, spec: Spec, store, slot: str | None = None) -> str
             "stdin": spec.stdin,
             "auto_remove": spec.auto_remove,
             "labels": dict(spec.labels),
-            "volumes": [v._asdict() for v in spec.volumes],
+            "volumes": [v._asdict() for v in spec.volumes] + _init_volume(table, spec),
             "limits": {"memory": spec.memory, "cpus": spec.cpus, "pids": spec.pids_limit},
             "spec": spec.to_dict(),
         }

@@ -15,6 +15,7 @@ NETWORKS = ("private", "none", "host")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 MIN_MEMORY = 6 << 20  # docker's minimum
+INIT_PATH = "/sbin/vmvc-init"  # --init's PID 1 inside the container (runtime.containers.tinyinit)
 
 
 class Volume(tuple):
@@ -62,6 +63,7 @@ FIELDS = {
     "labels": None,
     "security_opt": (),  # docker's --security-opt: seccomp=unconfined|PROFILE, no-new-privileges
     "privileged": False,
+    "init": False,  # --init: runtime.containers.tinyinit as PID 1, the command as its child
 }
 
 
@@ -219,6 +221,8 @@ def process(spec: Spec, image_config: dict) -> dict:
     args = list(entrypoint) + list(cmd)
     if not args:
         raise VmvcError("no command specified")
+    if spec.init:
+        args = [INIT_PATH, "--", *args]
     env: dict[str, str] = {}
     for item in [*(image_config.get("Env") or []), *spec.env]:
         key, sep, value = item.partition("=")

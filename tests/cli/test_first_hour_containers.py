@@ -127,3 +127,13 @@ def test_system_prune_asks_then_removes_stopped_containers(engine_cli):
     assert "Total reclaimed space:" in yes.stdout
     assert [r.name for r in engine_cli.list(all=True)] == ["up"]
     assert vmvc("rm", "-f", "up").returncode == 0
+
+
+def test_a_killed_client_leaves_no_rm_container_running(engine_cli):
+    client = _foreground()
+    client.kill()  # SIGKILL: no chance to tell the engine anything; the spawner sees the hang-up
+    client.wait()
+    deadline = time.monotonic() + 30  # a hang guard, not a timed assertion
+    while engine_cli.list(all=True) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert engine_cli.list(all=True) == []

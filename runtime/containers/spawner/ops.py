@@ -177,6 +177,8 @@ class Requests:
         attach = list(sup.pending_attach.pop(cid, []))
         if msg.get("attach"):
             attach.append(conn)
+            if rec.config.get("auto_remove"):
+                box.owner = conn  # its hang-up kills the container (Supervisor.forget)
         for c in attach:
             sup.attach(c, box)
         if not msg.get("attach"):

@@ -149,7 +149,12 @@ class Supervisor:
             pass
 
     def forget(self, conn) -> None:
-        """A connection closed: it waits for and is attached to nothing any more."""
+        """A connection closed: it waits for and is attached to nothing any more. A foreground
+        ``run --rm`` whose client is gone (killed, its terminal closed) is killed: nothing else would
+        ever stop and remove it (issue 11)."""
+        for proc in self.boxes.values():
+            if getattr(proc, "owner", None) is conn:
+                self.signal(proc, "KILL")
         for proc in [*self.boxes.values(), *self.execs.values()]:
             proc.attached.discard(conn)
         for lst in self.pending_attach.values():

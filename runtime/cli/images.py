@@ -96,6 +96,7 @@ def image(argv: list[str]) -> int:
         "tag": ("runtime.cli.images:tag", "Create a tag TARGET that refers to SOURCE"),
         "prune": ("runtime.cli.images:prune", "Remove unused images"),
         "init": ("runtime.cli.images:init", "Create the built-in images (hello-world, busybox)"),
+        "verify": ("runtime.cli.images:verify", "Check images' layers against what was imported"),
     })
 
 
@@ -269,6 +270,30 @@ def init(argv: list[str]) -> int:
     for img in builtin.init(_store()):
         print(f"{', '.join(img.repo_tags):<22} {img.short_id}   {human_size(img.size)}")
     return 0
+
+
+def verify(argv: list[str]) -> int:
+    """Check images' layers against what was imported"""
+    p = parser("vmvc image verify", "Check that each layer's files still hold what was imported (all "
+               "images by default). A damaged layer is recorded, and its images refuse to run.")
+    p.add_argument("images", nargs="*", metavar="IMAGE")
+    p.add_argument("--json", action="store_true")
+    args = parse(p, argv)
+    results = _store().verify(args.images or None)
+    if args.json:
+        print_json([{"Id": im.id, "RepoTags": im.repo_tags, "Layers": layers} for im, layers in results])
+    damaged = 0
+    for image, layers in results:
+        name = ", ".join(image.repo_tags) or image.short_id
+        bad = {d: why for d, why in layers.items() if why}
+        damaged += bool(bad)
+        if args.json:
+            continue
+        if not bad:
+            print(f"{name}: ok ({len(layers)} layer{'s' if len(layers) != 1 else ''})")
+        for d, why in bad.items():
+            print(f"{name}: layer {d[:19]} DAMAGED: {why}")
+    return 1 if damaged else 0
 
 
 # -- disk usage ------------------------------------------------------------------------------------

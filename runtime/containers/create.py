@@ -94,6 +94,7 @@ def create(table: Containers, spec: Spec, store, slot: str | None = None) -> str
     ``slot`` (from :func:`make_slot`) is used when the spec keeps the default hostname and its own
     network; otherwise it is left alone for the caller to reuse."""
     image = store.resolve(spec.image)
+    store.check_intact(image, spec.image)
     proc = process(spec, image.config)
     use_slot = slot is not None and spec.hostname is None and spec.network != "host"
     cid = os.path.basename(slot)[len(SLOT_PREFIX) :] if use_slot else table.new_id()

@@ -3,6 +3,8 @@
 Layout under ``runtime.paths.subdir("images")``::
 
     index.json            images (config summary, layer diff ids, tags) and tags -> image id
+    index.prev.json       the generation before (a damaged index is rebuilt, tags taken from here)
+    quarantine/           damaged index files moved aside (see runtime.images.integrity)
     lock                  flock(2) taken by every writer (import, load, tag, rmi, prune)
     blobs/sha256/<hex>    OCI blobs: image configs, manifests; a layer's whole tar only when its
                           directory cannot give the bytes back (a path repeated in the archive)
@@ -25,14 +27,15 @@ import hashlib
 import json
 import os
 import re
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from runtime.errors import Conflict, NotFound, VmvcError
+from runtime.images import integrity, reference, tarsplit
 from runtime.images import layers as layerlib
-from runtime.images import reference, tarsplit
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -134,6 +137,9 @@ class ImageStore:
         self.tarsplit = os.path.join(self.root, "tarsplit")
         self.tmp = os.path.join(self.root, "tmp")
         self._index_path = os.path.join(self.root, "index.json")
+        self._prev_path = os.path.join(self.root, "index.prev.json")
+        self.quarantine = os.path.join(self.root, "quarantine")
+        self._lock_depth = 0
         for d in (self.blobs, self.layers, self.holds, self.tmp, self.tarsplit):
             os.makedirs(d, exist_ok=True)
         self._key: tuple | None = None
@@ -176,10 +182,39 @@ class ImageStore:
             return self._idx
         key = (st.st_ino, st.st_mtime_ns, st.st_size)
         if key != self._key:
-            with open(self._index_path, "rb") as f:
-                self._idx = json.load(f)
+            try:
+                self._idx = integrity.read_index(self._index_path)
+            except integrity.Damaged as e:
+                self._idx = self._repair(str(e))
+                return self._index()
+            except FileNotFoundError:  # removed between the stat and the open
+                return self._index()
             self._key, self._objs = key, {}
         return self._idx
+
+    def _repair(self, why: str) -> dict:
+        """A damaged index: under the writer lock, move it to quarantine/ and rebuild it from the blobs
+        (tags from the previous generation). One line on stderr; see :mod:`runtime.images.integrity`."""
+        with self._lock_fd():
+            try:
+                return integrity.read_index(self._index_path)  # another process repaired it first
+            except integrity.Damaged:
+                pass
+            except FileNotFoundError:
+                return _empty_index()
+            try:
+                previous = integrity.read_index(self._prev_path)
+            except (integrity.Damaged, OSError):
+                previous = None
+            os.makedirs(self.quarantine, mode=0o700, exist_ok=True)
+            dest = os.path.join(self.quarantine, f"index.json.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}")
+            os.rename(self._index_path, dest)
+            idx = integrity.rebuild(self, previous)
+            self._write_index(idx, keep_previous=False)
+            untagged = sum(1 for rec in idx["images"].values() if not rec["tags"])
+            print(f"vmvc: image index damaged ({why}); moved to {dest}; rebuilt from the blobs: "
+                  f"{len(idx['images'])} images, {untagged} of them untagged", file=sys.stderr, flush=True)
+            return idx
 
     def _image(self, idx: dict, image_id: str) -> Image:
         obj = self._objs.get(image_id)
@@ -244,6 +279,36 @@ class ImageStore:
             return builtin.create(self, full)
         raise NotFound(f"No such image: {_shown(ref)}")
 
+    # -- integrity ---------------------------------------------------------------------------------
+    def verify(self, refs: list[str] | None = None) -> list[tuple[Image, dict[str, str | None]]]:
+        """Check the layers of ``refs`` (default: every image) against what was imported; records the
+        verdicts in the index (see :mod:`runtime.images.integrity`). Per image: diff id -> problem."""
+        images = [self.resolve(r) for r in refs] if refs else self.images()
+        verdicts: dict[str, str | None] = {}
+        for image in images:
+            for d in image.diff_ids:
+                if d not in verdicts:
+                    verdicts[d] = integrity.verify_layer(self, d)
+        with self._locked() as idx:
+            for d, problem in verdicts.items():
+                info = idx["layers"].get(d)
+                if info is not None and problem:
+                    info["damaged"] = problem
+                elif info is not None:
+                    info.pop("damaged", None)
+            self._write_index(idx)
+        return [(image, {d: verdicts[d] for d in image.diff_ids}) for image in images]
+
+    def check_intact(self, image: Image, ref: str) -> None:
+        """Refuse (one line) an image with a layer that ``verify`` found damaged: a container would run
+        on bad bytes. Costs nothing when nothing is known to be damaged (the index is cached)."""
+        layers = self._index()["layers"]
+        for d in image.diff_ids:
+            problem = (layers.get(d) or {}).get("damaged")
+            if problem:
+                raise VmvcError(f"image {ref}: layer {d[:19]} is damaged ({problem}); remove the image "
+                                f"and load or import it again")
+
     def config_blob(self, image: Image) -> bytes:
         with open(self.blob_path(image.id), "rb") as f:
             return f.read()
@@ -270,18 +335,38 @@ class ImageStore:
 
     # -- writing -----------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _locked(self):
-        """Exclusive writer lock; yields the index freshly read from disk."""
+    def _lock_fd(self):
+        """The writer flock (reentrant within this object: a repair may run inside a writer)."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
         fd = os.open(os.path.join(self.root, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            self._lock_depth = 1
+            yield
+        finally:
+            self._lock_depth = 0
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def _locked(self):
+        """Exclusive writer lock; yields the index freshly read from disk."""
+        with self._lock_fd():
             self._key = None
             idx = self._index()
             yield json.loads(json.dumps(idx))  # a private copy: a failed writer leaves the cache intact
-        finally:
-            os.close(fd)
 
-    def _write_index(self, idx: dict) -> None:
+    def _write_index(self, idx: dict, keep_previous: bool = True) -> None:
+        if keep_previous:  # the generation before, for a repair to take tags from
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._prev_path)
+            with contextlib.suppress(FileNotFoundError):
+                os.link(self._index_path, self._prev_path)
         tmp = os.path.join(self.tmp, f"vmvc-index-{os.getpid()}.json")
         with open(tmp, "w") as f:
             json.dump(idx, f, separators=(",", ":"))
@@ -305,6 +390,8 @@ class ImageStore:
             fd, tmp = tempfile.mkstemp(prefix="vmvc-blob-", dir=self.tmp)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
+                f.flush()
+                os.fsync(fd)  # the fsync'd index will name it: it must be there after a crash
             os.rename(tmp, final)
         return digest
 

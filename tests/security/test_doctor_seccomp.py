@@ -20,3 +20,17 @@ def test_the_default_filter_loads_and_blocks_user_namespaces_here():
     check = seccomp.check("/", active=True)
     assert check.verdict == "ready", check.evidence
     assert check.data["instructions"] < 400
+
+
+@pytest.mark.root
+def test_the_cost_benchmark_runs_and_reports_each_part(tmp_path):
+    import json
+
+    from benchmarks import seccomp_cost
+
+    out = tmp_path / "s.json"
+    assert seccomp_cost.main(["--runs", "3", "--calls", "2000", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["instructions"] < 400
+    assert result["install_us"]["median"] > 0 and result["compile_ms"] > 0
+    assert set(result["syscall_ns"]) == {"plain", "filtered", "added"}

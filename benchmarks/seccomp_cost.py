@@ -1,0 +1,121 @@
+"""What the container syscall filter costs: compiling it, installing it per start, and per system call.
+
+The end-to-end start-up benchmark (``benchmarks.startup``) cannot resolve a sub-millisecond change on
+a shared, noisy host, so this harness times the parts the filter adds, each in isolation, many times:
+
+* ``compile_ms`` -- Docker's default profile to BPF (:mod:`runtime.security.seccomp`). Paid once per
+  spawner, before any stem is forked; never per start;
+* ``install_us`` -- the one ``seccomp(2)`` call a start adds, in a freshly forked child (as in a stem:
+  the first touch of the inherited pages included);
+* ``syscall_ns`` -- the extra time of one cheap system call (``getppid``) under the filter, against
+  the same loop in an unfiltered child; a process that makes no system calls (an idle container)
+  pays nothing, and no process is added per container.
+
+Run it: ``python -m benchmarks.seccomp_cost --runs 41 --json seccomp.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import struct
+import sys
+import time
+
+
+def _in_child(fn) -> float:
+    """Run ``fn()`` (returning a float) in a forked child and return its result."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(w, struct.pack("d", fn()))
+        finally:
+            os._exit(0)
+    os.close(w)
+    data = os.read(r, 8)
+    os.close(r)
+    os.waitpid(pid, 0)
+    return struct.unpack("d", data)[0]
+
+
+def measure(runs: int = 41, calls: int = 200_000) -> dict:
+    from runtime.linux.capabilities import DOCKER_DEFAULT
+    from runtime.linux.syscalls import PR_SET_NO_NEW_PRIVS, syscalls
+    from runtime.security import seccomp
+    from runtime.security.profile import default_profile
+
+    sys_ = syscalls()
+    compile_ms = []
+    for _ in range(max(3, runs // 8)):
+        t = time.perf_counter()
+        seccomp.Filter(seccomp.compile_profile(default_profile(), DOCKER_DEFAULT))
+        compile_ms.append(1000 * (time.perf_counter() - t))
+    prog = seccomp.default_filter()
+
+    def install() -> float:
+        sys_.prctl(PR_SET_NO_NEW_PRIVS, 1)
+        t = time.perf_counter()
+        sys_.seccomp(prog)
+        return 1e6 * (time.perf_counter() - t)
+
+    def loop(filtered: bool):
+        def body() -> float:
+            sys_.prctl(PR_SET_NO_NEW_PRIVS, 1)
+            if filtered:
+                sys_.seccomp(prog)
+            getppid = os.getppid
+            t = time.perf_counter()
+            for _ in range(calls):
+                getppid()
+            return 1e9 * (time.perf_counter() - t) / calls
+        return body
+
+    install_us = [_in_child(install) for _ in range(runs)]
+    plain, filtered = [], []
+    for _ in range(max(5, runs // 4)):  # interleaved, so host noise hits both alike
+        plain.append(_in_child(loop(False)))
+        filtered.append(_in_child(loop(True)))
+    return {
+        "runs": runs,
+        "instructions": len(prog),
+        "compile_ms": statistics.median(compile_ms),
+        "install_us": {"median": statistics.median(install_us), "min": min(install_us),
+                       "p90": sorted(install_us)[int(0.9 * (len(install_us) - 1))]},
+        "syscall_ns": {"plain": statistics.median(plain), "filtered": statistics.median(filtered),
+                       "added": statistics.median(filtered) - statistics.median(plain)},
+        "loadavg_1m": os.getloadavg()[0],
+    }
+
+
+def report(result: dict) -> str:
+    i, s = result["install_us"], result["syscall_ns"]
+    return "\n".join([
+        f"seccomp filter: Docker's default profile, {result['instructions']} BPF instructions "
+        f"(load {result['loadavg_1m']:.2f})",
+        f"  compile (once per spawner)   {result['compile_ms']:8.2f} ms",
+        f"  install (per start)          {i['median']:8.1f} us median, {i['min']:.1f} min, "
+        f"{i['p90']:.1f} p90",
+        f"  getppid()                    {s['plain']:8.1f} ns plain, {s['filtered']:.1f} ns filtered "
+        f"({s['added']:+.1f} ns per call)",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.seccomp_cost", description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=41, help="installs timed (default 41)")
+    p.add_argument("--calls", type=int, default=200_000, help="system calls per timing loop")
+    p.add_argument("--json", help="write the result to this file")
+    a = p.parse_args(argv)
+    result = measure(a.runs, a.calls)
+    print(report(result))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,6 +3,12 @@
 The first request for a state root starts its spawner: a double fork (so it is nobody's child and
 outlives the CLI that started it) and ``exec`` of ``python -m runtime.containers.spawner``. That one
 interpreter start is paid once per root, not per container.
+
+Nothing here waits forever on a spawner that stopped answering: the first reply to a request must
+come within ``REPLY_TIMEOUT`` (longer than the spawner's own start timeouts, so a slow start is
+reported by the spawner, not cut off here), and a stream that is silent for ``LIVENESS_INTERVAL``
+(a container that prints nothing for a while is normal) asks the spawner on a second connection
+whether it is still alive, and gives up with one clear error if it is not.
 """
 
 from __future__ import annotations
@@ -21,13 +27,34 @@ from runtime.containers.state import Containers
 from runtime.errors import VmvcError
 
 LAUNCH_TIMEOUT = 30.0
+REPLY_TIMEOUT = float(os.environ.get("VMVC_REPLY_TIMEOUT", 120))
+LIVENESS_INTERVAL = 30.0  # a silent stream checks this often that the spawner still answers
+PING_TIMEOUT = 10.0
+
+
+def _alive(path: str) -> bool:
+    """Whether the spawner at ``path`` answers a ping within ``PING_TIMEOUT``."""
+    sock = unix_socket(AF_UNIX, SOCK_STREAM)
+    sock.settimeout(PING_TIMEOUT)
+    try:
+        sock.connect(path)
+        sock.sendall(wire.message({"op": "ping", "v": wire.PROTOCOL}))
+        return bool(sock.recv(65536))
+    except OSError:
+        return False
+    finally:
+        sock.close()
 
 
 class Session:
     """An open request: its first reply, then stream frames until ``{"exit": n}``."""
 
-    def __init__(self, sock: unix_socket, reply: dict, decoder: wire.Decoder, pending: list) -> None:
+    def __init__(
+        self, sock: unix_socket, reply: dict, decoder: wire.Decoder, pending: list, path: str = ""
+    ) -> None:
         self.sock, self.reply, self.decoder, self.pending = sock, reply, decoder, pending
+        self.path = path  # the spawner's socket, for liveness checks
+        sock.settimeout(LIVENESS_INTERVAL)
         self.exit_code: int | None = None
         self.oom_killed = False
 
@@ -39,14 +66,22 @@ class Session:
         if self.pending:
             out, self.pending = self.pending, []
             return self._note(out)
-        try:
-            data = self.sock.recv(65536)
-        except (ConnectionResetError, OSError):
-            data = b""
-        if not data:
-            return []
-        frames = self.decoder.feed(data)
-        return self._note(frames) if frames else self.read()
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:  # silence: fine while the spawner answers
+                if self.path and not _alive(self.path):
+                    raise VmvcError(
+                        "the container spawner stopped answering (see spawner.log in the state root)"
+                    ) from None
+                continue
+            except (ConnectionResetError, OSError):
+                data = b""
+            if not data:
+                return []
+            frames = self.decoder.feed(data)
+            if frames:
+                return self._note(frames)
 
     def _note(self, frames):
         for kind, payload in frames:
@@ -64,11 +99,20 @@ class Session:
                 return
             yield from got
 
+    def _sendall(self, data: bytes) -> None:
+        # blocking without a limit: the spawner stops reading stdin while the container does not
+        # take it (back-pressure), for as long as that lasts; a partial send cannot be resumed
+        self.sock.settimeout(None)
+        try:
+            self.sock.sendall(data)
+        finally:
+            self.sock.settimeout(LIVENESS_INTERVAL)
+
     def send(self, msg: dict) -> None:
-        self.sock.sendall(wire.message(msg))
+        self._sendall(wire.message(msg))
 
     def send_stdin(self, data: bytes) -> None:
-        self.sock.sendall(wire.frame(wire.STDIN, data))
+        self._sendall(wire.frame(wire.STDIN, data))
 
     def close_stdin(self) -> None:
         self.send_stdin(b"")
@@ -142,7 +186,10 @@ class SpawnerClient:
         os.waitpid(pid, 0)
         deadline = time.monotonic() + LAUNCH_TIMEOUT
         try:
-            os.read(r, 2)  # "ok" when serving; EOF if it found another spawner already serving
+            import select
+
+            if select.select([r], [], [], LAUNCH_TIMEOUT)[0]:
+                os.read(r, 2)  # "ok" when serving; EOF if it found another spawner already serving
         finally:
             os.close(r)
         while time.monotonic() < deadline:
@@ -155,8 +202,19 @@ class SpawnerClient:
 
     def session(self, msg: dict, launch: bool = True, retry: bool = True) -> Session:
         sock = self.connect(launch=launch)
-        sock.sendall(wire.message({**msg, "v": wire.PROTOCOL}))
+        sock.settimeout(REPLY_TIMEOUT)
         decoder = wire.Decoder()
+        try:
+            sock.sendall(wire.message({**msg, "v": wire.PROTOCOL}))
+            return self._first_reply(sock, decoder, msg, launch, retry)
+        except TimeoutError:
+            sock.close()
+            raise VmvcError(
+                f"the container spawner did not answer within {REPLY_TIMEOUT:g} s "
+                f"(see {os.path.join(self.table.root, 'spawner.log')})"
+            ) from None
+
+    def _first_reply(self, sock: unix_socket, decoder: wire.Decoder, msg: dict, launch: bool, retry: bool):
         while True:
             data = sock.recv(65536)
             if not data:
@@ -170,7 +228,7 @@ class SpawnerClient:
                         sock.close()
                         self._wait_gone()
                         return self.session(msg, launch=launch, retry=False)
-                    return Session(sock, reply, decoder, frames[i + 1 :])
+                    return Session(sock, reply, decoder, frames[i + 1 :], self.table.socket_path)
 
     def _wait_gone(self, seconds: float = 10.0) -> None:
         deadline = time.monotonic() + seconds

@@ -27,6 +27,7 @@ class Conn:
         self.out = bytearray()
         self.closing = False
         self.closed = False
+        self.paused = False  # not read while the process its stdin goes to is behind
         self.proc = None  # the supervised process this connection's stdin frames go to
         loop.watch(sock, self.on_event)
 
@@ -59,7 +60,21 @@ class Conn:
         if not self.out and self.closing:
             self.close()
             return
-        self.loop.modify(self.sock, self.on_event, READ | (WRITE if self.out else 0))
+        self._watch()
+
+    def _watch(self) -> None:
+        self.loop.modify(self.sock, self.on_event, (0 if self.paused else READ) | (WRITE if self.out else 0))
+
+    def pause(self) -> None:
+        """Stop reading requests and stdin (back-pressure: the client's socket buffer fills up)."""
+        if not self.paused and not self.closed:
+            self.paused = True
+            self._watch()
+
+    def resume(self) -> None:
+        if self.paused and not self.closed:
+            self.paused = False
+            self._watch()
 
     def on_event(self, mask: int) -> None:
         if mask & WRITE:

@@ -31,7 +31,14 @@ class Loop:
         self.sel.register(fileobj, events, fn)
 
     def modify(self, fileobj, fn: Callable[[int], object], events: int) -> None:
-        self.sel.modify(fileobj, events, fn)
+        """Watch ``fileobj`` for ``events`` from now on (none: not at all, until the next modify)."""
+        if not events:
+            self.unwatch(fileobj)
+            return
+        try:
+            self.sel.modify(fileobj, events, fn)
+        except KeyError:
+            self.sel.register(fileobj, events, fn)
 
     def unwatch(self, fileobj) -> None:
         try:

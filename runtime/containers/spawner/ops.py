@@ -36,6 +36,7 @@ class Requests:
     def __init__(self, spawner) -> None:
         self.sp = spawner
         self.last_start = 0.0
+        self.starting: set[str] = set()  # ids whose start waits for a stem or for its execve
 
     def on_frame(self, conn, kind: int, payload: bytes) -> None:
         sup = self.sp.sup
@@ -63,9 +64,9 @@ class Requests:
                 conn.finish()
         elif kind == wire.STDIN and conn.proc is not None:
             if payload:
-                conn.proc.write_stdin(payload)
+                sup.write_stdin(conn, conn.proc, payload)
             else:
-                conn.proc.close_stdin()
+                sup.close_stdin(conn.proc)
 
     def _other_version(self, conn, msg: dict) -> None:
         """A client of another vmvc version: make way for its spawner if no container would die."""
@@ -120,20 +121,34 @@ class Requests:
         self.op_start(conn, {"id": cid, "attach": msg.get("attach", True)})
 
     def op_start(self, conn, msg: dict) -> None:
+        """Take a ready stem (waiting for one in the loop, never blocking it), send it the launch
+        config and let the supervisor see it through to ``execve``; the reply goes out then."""
         sp, sup, pool = self.sp, self.sp.sup, self.sp.pool
         cid = msg["id"]
-        if cid in sup.boxes:
+        if cid in sup.boxes or cid in self.starting:
             conn.reply({"ok": True, "id": cid, "not_modified": True})
             conn.finish()
             return
         rec = sp.table.load(cid)
         cfg = self._launch_config(rec.config)
-        stem = pool.take()
+        self.starting.add(cid)
+
+        def fail(message: str) -> None:
+            self.starting.discard(cid)
+            conn.reply({"error": message, "code": 125, "id": cid})
+            conn.finish()
+
+        privileged = init.privileged(cfg["process"])  # H3 (issue 10): a stem that kept every capability
+        pool.get(lambda stem: self._start_on(conn, msg, rec, cfg, stem), fail, privileged=privileged)
+
+    def _start_on(self, conn, msg: dict, rec, cfg: dict, stem) -> None:
+        sp, sup, pool = self.sp, self.sp.sup, self.sp.pool
+        cid = rec.id
         limits = cgroups.Limits(**rec.config["limits"])
         failed = None
         try:
             sp.cg.set_limits(stem.cgroup, limits)
-            stem.ctl.settimeout(None)
+            stem.ctl.setblocking(False)
             stem.ctl.send(wire.dumps(cfg).encode())
             sp.mark("config sent")
             # while the stem builds the container (on the other CPU): record it as running, fork the next stem
@@ -156,33 +171,38 @@ class Requests:
                 pool.refill()
         except OSError as e:
             failed = {"error": f"start failed: {e}", "code": 125}
-        box, outcome = sup.launched(
+
+        def started(box, outcome: dict) -> None:
+            self.starting.discard(cid)
+            if "error" in outcome:
+                conn.reply({**outcome, "id": cid})
+                conn.finish()
+                return
+            conn.reply({"ok": True, "id": cid, "pid": stem.pid})
+            sp.mark("replied")
+            if pool.stem is None:  # a lone start: a short container's exit comes before the next fork
+                sp.loop.quiet_until = time.monotonic() + REFILL_DELAY
+            attach = list(sup.pending_attach.pop(cid, []))
+            if msg.get("attach"):
+                attach.append(conn)
+                if rec.config.get("auto_remove"):
+                    box.owner = conn  # its hang-up kills the container (Supervisor.forget)
+            for c in attach:
+                sup.attach(c, box)
+            if not msg.get("attach"):
+                conn.finish()
+
+        sup.launched(
             cid,
             stem.pid,
             stem.pidfd,
             cfg,
             stem.ctl,
             (stem.stdin_w, stem.out_r, stem.err_r),
+            started,
             init_of=stem.cgroup,
             failed=failed,
         )
-        if "error" in outcome:
-            conn.reply({**outcome, "id": cid})
-            conn.finish()
-            return
-        conn.reply({"ok": True, "id": cid, "pid": stem.pid})
-        sp.mark("replied")
-        if pool.stem is None:  # a lone start: a short container's exit comes before the next fork
-            sp.loop.quiet_until = time.monotonic() + REFILL_DELAY
-        attach = list(sup.pending_attach.pop(cid, []))
-        if msg.get("attach"):
-            attach.append(conn)
-            if rec.config.get("auto_remove"):
-                box.owner = conn  # its hang-up kills the container (Supervisor.forget)
-        for c in attach:
-            sup.attach(c, box)
-        if not msg.get("attach"):
-            conn.finish()
 
     def _launch_config(self, config: dict) -> dict:
         d = self.sp.table.dir(config["id"])
@@ -297,10 +317,13 @@ class Requests:
             os._exit(code)
 
         pid, ctl, pipes = fork_child(sp.sys, sp.own_pidns, child, box.pidfd)
-        ex, outcome = sup.launched(box.cid, pid, os.pidfd_open(pid), cfg, ctl, pipes)
-        if "error" in outcome:
-            conn.reply(outcome)
-            conn.finish()
-            return
-        conn.reply({"ok": True, "pid": pid})
-        sup.attach(conn, ex)
+
+        def started(ex, outcome: dict) -> None:
+            if "error" in outcome:
+                conn.reply(outcome)
+                conn.finish()
+                return
+            conn.reply({"ok": True, "pid": pid})
+            sup.attach(conn, ex)
+
+        sup.launched(box.cid, pid, os.pidfd_open(pid), cfg, ctl, pipes, started)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -42,6 +43,8 @@ class Stem:
         )
         self.pidfd = os.pidfd_open(pid)
         self.ready = False
+        self.privileged = False
+        self.watched = False  # its control socket is in the loop, waiting for "R"
 
 
 def fork_child(sys_, own_pidns: int, child, pidns: int | None):
@@ -81,6 +84,7 @@ class StemPool:
         self.sp = spawner
         self.stem: Stem | None = None
         self.slot: str | None = None  # a container directory made ahead (create.make_slot)
+        self.waiting: list[list] = []  # [then, fail, privileged, failures] of starts waiting for a stem
 
     @property
     def full(self) -> bool:
@@ -93,19 +97,23 @@ class StemPool:
         elif self.slot is None:
             self.slot = make_slot(self.sp.table)
 
-    def fork_stem(self) -> None:
+    def fork_stem(self, privileged: bool = False) -> None:
+        """``privileged`` (H3, issue 10): a stem for ``--privileged``, which keeps every capability."""
         sp = self.sp
         sp.mark("stem fork")
         name = sp.prefix + os.urandom(6).hex()
         pid, ctl, (in_w, out_r, err_r) = fork_child(
             sp.sys,
             sp.own_pidns,
-            lambda ctl_c, in_r, out_w, err_w: self._stem_main(ctl_c, in_r, out_w, err_w, name),
+            lambda ctl_c, in_r, out_w, err_w: self._stem_main(ctl_c, in_r, out_w, err_w, name, privileged),
             None,
         )
         self.stem = Stem(pid, ctl, in_w, out_r, err_r, name)
+        self.stem.privileged = privileged
 
-    def _stem_main(self, ctl: socket.socket, in_r: int, out_w: int, err_w: int, cgroup: str) -> None:
+    def _stem_main(
+        self, ctl: socket.socket, in_r: int, out_w: int, err_w: int, cgroup: str, privileged: bool = False
+    ) -> None:
         """In the stem (PID 1 of its namespace). Never returns. It makes its own cgroup (the mkdirs
         cost the spawner ~0.5 ms) and joins it; whoever discards the stem removes the cgroup."""
         sp = self.sp
@@ -113,10 +121,12 @@ class StemPool:
         try:
             init.child_prologue(sp.sys, [ctl.fileno(), in_r, out_w, err_w, sp.host_netns])
             sp.cg.create(cgroup)
+            if privileged:  # H3: --privileged (issue 10)
+                sp.cg.allow_all_devices(cgroup)
             for path in sp.cg.procs_files(cgroup):
                 with open(path, "w") as f:
                     f.write("0")
-            init.prepare(sp.sys, sp.table.mountpoint)
+            init.prepare(sp.sys, sp.table.mountpoint, privileged)
             ctl.send(b"R")
             data = ctl.recv(1 << 20)
             if not data:
@@ -139,25 +149,77 @@ class StemPool:
         except OSError as e:  # try again when idle
             print(f"spawner: could not fork a stem: {e}", file=sys.stderr, flush=True)
 
-    def take(self) -> Stem:
-        """The ready stem (forked now if there is none), now the caller's."""
-        for _ in range(2):
+    def get(self, then, fail, privileged: bool = False) -> None:
+        """Hand a ready stem to ``then(stem)``: at once if one is ready, otherwise when it says so --
+        never blocking the loop (a stem that hangs while it prepares must not stop other containers'
+        output). ``fail(message)`` after two stems in a row did not get ready within
+        ``STEM_READY_TIMEOUT`` or died. Starts are served in the order they asked."""
+        self.waiting.append([then, fail, privileged, 0])
+        if len(self.waiting) == 1:
+            self._serve()
+
+    def _serve(self) -> None:
+        while self.waiting:
+            then, fail, privileged, _ = self.waiting[0]
+            if self.stem is not None and self.stem.privileged != privileged:
+                self.discard()
             if self.stem is None:
-                self.fork_stem()
+                try:
+                    self.fork_stem(privileged)
+                except OSError as e:
+                    self.waiting.pop(0)
+                    fail(f"the spawner could not fork a process for the container: {e}")
+                    continue
             stem = self.stem
-            if stem.ready:
-                self.stem = None
-                return stem
-            stem.ctl.settimeout(STEM_READY_TIMEOUT)
-            try:
-                if stem.ctl.recv(16) == b"R":
-                    stem.ready = True
-                    self.stem = None
-                    return stem
-            except OSError:
-                pass
-            self.discard()
-        raise OSError("the spawner could not prepare a process for the container")
+            if not stem.ready and not self._poll_ready(stem):
+                self._await_ready(stem)
+                return
+            self.waiting.pop(0)
+            self.stem = None
+            then(stem)
+
+    def _poll_ready(self, stem: Stem) -> bool:
+        """Read the stem's "R" if it is there; False while it is still preparing (a dead or
+        misbehaving stem is dropped, counted against the first waiting start)."""
+        try:
+            data = stem.ctl.recv(16, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except OSError:
+            data = b""
+        if data == b"R":
+            stem.ready = True
+            return True
+        self._stem_failed(stem)
+        return False
+
+    def _await_ready(self, stem: Stem) -> None:
+        if stem.watched:
+            return
+        stem.watched = True
+        loop = self.sp.loop
+        loop.watch(stem.ctl, lambda mask: self._on_ready(stem))
+        loop.after(STEM_READY_TIMEOUT, lambda: self._stem_failed(stem) if not stem.ready else None)
+
+    def _on_ready(self, stem: Stem) -> None:
+        if self._poll_ready(stem) or self.stem is not stem:
+            self.sp.loop.unwatch(stem.ctl)
+            stem.watched = False
+            self._serve()
+
+    def _stem_failed(self, stem: Stem) -> None:
+        """A stem that died or did not get ready in time: drop it; the first waiting start gets
+        another one, or fails after the second."""
+        if self.stem is not stem:
+            return
+        print(f"spawner: stem {stem.pid} did not get ready; dropped", file=sys.stderr, flush=True)
+        self.discard()
+        if self.waiting:
+            self.waiting[0][3] += 1
+            if self.waiting[0][3] >= 2:
+                fail = self.waiting.pop(0)[1]
+                fail("the spawner could not prepare a process for the container")
+        self._serve()
 
     def take_slot(self) -> str | None:
         slot, self.slot = self.slot, None
@@ -166,7 +228,10 @@ class StemPool:
     def give_back_slot(self, slot: str) -> None:
         self.slot = slot
 
-    def discard(self) -> None:
+    def discard(self, wait: float = 0.0) -> None:
+        """Kill the stem; it is reaped and its cgroup removed when its pidfd says it is gone (or,
+        with ``wait``, within that many seconds: on the way out). Never blocks the loop on a stem
+        stuck in the kernel."""
         stem, self.stem = self.stem, None
         if stem is None:
             return
@@ -174,15 +239,31 @@ class StemPool:
             signal.pidfd_send_signal(stem.pidfd, signal.SIGKILL)
         except OSError:
             pass
-        os.waitpid(stem.pid, 0)
-        for fd in (stem.pidfd, stem.stdin_w, stem.out_r, stem.err_r):
+        loop = self.sp.loop
+        loop.unwatch(stem.ctl)
+        for fd in (stem.stdin_w, stem.out_r, stem.err_r):
             os.close(fd)
         stem.ctl.close()
-        self.sp.cg.remove(stem.cgroup)
+        if wait and select.select([stem.pidfd], [], [], wait)[0]:
+            self._reaped(stem)
+        else:
+            loop.watch(stem.pidfd, lambda mask: self._reaped(stem))
+
+    def _reaped(self, stem: Stem) -> None:
+        self.sp.loop.unwatch(stem.pidfd)
+        try:
+            os.waitpid(stem.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        os.close(stem.pidfd)
+        self.sp.remove_cgroup(stem.cgroup)
 
     def close(self) -> None:
         """Drop the stem and the slot (on the way out)."""
-        self.discard()
+        for _, fail, _, _ in self.waiting:
+            fail("the spawner is stopping")
+        self.waiting = []
+        self.discard(wait=5.0)
         if self.slot:
             self.sp.table.purge(self.slot)
             self.slot = None

@@ -1,17 +1,21 @@
-"""Output and exit supervision: what the spawner does for a process once it runs.
+"""Output and exit supervision: what the spawner does for a process from its launch to its exit.
 
 A container's init and an ``exec``'d process are supervised alike (:meth:`Supervisor.launched`, the
-one helper both ``start`` and ``exec`` end in): wait until the child has ``execve``d or reported an
-error, then watch its output pipes (or pty master) and its pidfd in the loop. Output goes to the
-json-file log (:mod:`runtime.containers.logs`, containers only) and to every attached client; the
-exit is reaped through the pidfd, recorded (exit code, ``OOMKilled``) and sent to whoever waits.
-Per running process the spawner keeps a few fds and one :class:`Proc`, nothing else.
+one helper both ``start`` and ``exec`` end in): the child's report (``execve`` done, or an error)
+arrives on its control socket *in the loop*, so a child that hangs before ``execve`` (a hung mount,
+a FIFO where a file should be) costs nobody else anything and is killed after ``START_TIMEOUT``.
+Then its output pipes (or pty master) and its pidfd are watched. Output goes to the json-file log
+(:mod:`runtime.containers.logs`, containers only) and to every attached client; stdin from a client
+is queued and written as the process reads it. The exit is reaped through the pidfd, recorded (exit
+code, ``OOMKilled``) and sent to whoever waits. Per running process the spawner keeps a few fds and
+one :class:`Proc`, nothing else.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -19,60 +23,43 @@ import sys
 from runtime.containers import wire
 from runtime.containers.logs import LogWriter
 from runtime.containers.signals import exit_code, signal_number
+from runtime.containers.spawner.loop import READ, WRITE
 from runtime.containers.state import EXITED, now
+
+STDIN_BUFFER = 256 * 1024  # stdin bytes held for a process that does not read; its client then waits
+START_TIMEOUT = float(os.environ.get("VMVC_START_TIMEOUT", 60))  # from launch to execve
+REAP_WAIT = 5.0  # how long an exit handling waits for a process it killed (one stuck in the kernel)
 
 
 class Proc:
-    """A running process the spawner watches: a container's init or an exec'd process."""
+    """A process the spawner watches: a container's init or an exec'd process, from its launch
+    (``ctl`` open, waiting for ``execve``) to its reaped exit."""
 
-    def __init__(
-        self,
-        cid: str,
-        pid: int,
-        pidfd: int,
-        cfg: dict,
-        outs: dict[int, int],
-        stdin_w: int | None,
-        master: int | None,
-    ) -> None:
+    def __init__(self, cid: str, pid: int, pidfd: int, cfg: dict, outs: dict[int, int]) -> None:
         self.cid, self.pid, self.pidfd, self.cfg = cid, pid, pidfd, cfg
         self.outs = outs  # fd -> stream kind (wire.STDOUT / wire.STDERR)
-        self.stdin_w = stdin_w
-        self.master = master  # pty master (tty mode)
+        self.stdin_w: int | None = None
+        self.master: int | None = None  # pty master (tty mode)
         self.attached: set = set()  # Conns that get its output and exit
         self.log: LogWriter | None = None
         self.cgroup = ""
+        self.ctl: socket.socket | None = None  # open until the child has exec'd or failed
+        self.outcome: dict = {}  # what the child reported ({"error", "code"} if it failed)
+        self.done = None  # called once with (proc, outcome) when the launch is decided
+        self.reaped = False
+        self.inbuf = bytearray()  # stdin not yet taken by the process
+        self.stdin_eof = False  # close stdin once inbuf is written
+        self.paused: set = set()  # clients whose stdin waits for inbuf to drain
+        self.owner = None  # the client of a foreground ``run --rm``: its hang-up kills the container
+
+    @property
+    def stdin_fd(self) -> int | None:
+        return self.master if self.master is not None else self.stdin_w
 
     def close_stdin(self) -> None:
         if self.stdin_w is not None:
             os.close(self.stdin_w)
             self.stdin_w = None
-
-    def write_stdin(self, data: bytes) -> None:
-        fd = self.master if self.master is not None else self.stdin_w
-        if fd is None:
-            return
-        try:
-            os.set_blocking(fd, True)
-            os.write(fd, data)
-        except OSError:
-            pass
-        finally:
-            os.set_blocking(fd, False)
-
-
-def wait_exec(ctl: socket.socket) -> tuple[dict, int | None]:
-    """Wait until a child has ``execve``d (EOF: its close-on-exec end closed) or reported an error;
-    a tty child sends its pty master on the way."""
-    outcome, master = {}, None
-    while True:
-        data, fds, _, _ = socket.recv_fds(ctl, 65536, 1)
-        if fds:
-            master = fds[0]
-        if not data:
-            return outcome, master
-        if data != b"P":
-            outcome = json.loads(data)
 
 
 class Supervisor:
@@ -85,7 +72,7 @@ class Supervisor:
         self.waiters: dict[str, list[tuple[object, str]]] = {}  # cid -> [(conn, condition)]
         self.pending_attach: dict[str, list] = {}  # cid -> conns attached before the start
 
-    # -- from exec to supervised ------------------------------------------------------------------
+    # -- from launch to exec ----------------------------------------------------------------------
     def launched(
         self,
         cid: str,
@@ -94,49 +81,126 @@ class Supervisor:
         cfg: dict,
         ctl: socket.socket,
         pipes: tuple,
+        done,
         init_of: str = "",
         failed: dict | None = None,
-    ) -> tuple[Proc, dict]:
-        """The shared end of ``start`` and ``exec``: wait for the child's ``execve`` (or its error) on
-        ``ctl``, then supervise it. ``pipes`` are the parent ends (stdin_w, stdout_r, stderr_r);
-        ``init_of`` is the cgroup of a container's init ("" for an exec). Returns the process and the
-        outcome (``{"error", "code"}`` when it failed, or ``failed`` already before; the exit is then
-        handled already)."""
+    ) -> Proc:
+        """The shared end of ``start`` and ``exec``: supervise the child from now on, and call
+        ``done(proc, outcome)`` once it has ``execve``d (``outcome`` empty) or failed (``{"error",
+        "code"}``, after its exit was handled; ``failed`` if it failed before it was sent anything).
+        Nothing here blocks: the child's report arrives on ``ctl`` in the loop, and a child that has
+        neither exec'd nor failed after ``START_TIMEOUT`` is killed and reported as failed.
+        ``pipes`` are the parent ends (stdin_w, stdout_r, stderr_r); ``init_of`` is the cgroup of a
+        container's init ("" for an exec)."""
         in_w, out_r, err_r = pipes
-        outcome, master = failed or {}, None
-        if not failed:
-            try:
-                outcome, master = wait_exec(ctl)
-                self.sp.mark("exec done")
-            except OSError as e:
-                outcome = {"error": f"start failed: {e}", "code": 125}
-        ctl.close()
-        proc = Proc(cid, pid, pidfd, cfg, {out_r: wire.STDOUT, err_r: wire.STDERR}, None, master)
+        proc = Proc(cid, pid, pidfd, cfg, {out_r: wire.STDOUT, err_r: wire.STDERR})
         if cfg["stdin"]:
             proc.stdin_w = in_w
+            os.set_blocking(in_w, False)
         else:
             os.close(in_w)
-        if master is not None:
-            os.close(out_r)
-            os.close(err_r)
-            proc.outs = {master: wire.STDOUT}
+        proc.done = done
         loop = self.sp.loop
         if init_of:
             proc.cgroup = init_of
             proc.log = LogWriter(self.sp.table.log_path(cid))
             self.boxes[cid] = proc
-            on_exit = self.on_exit
         else:
             self.execs[pidfd] = proc
-            on_exit = self.on_exec_exit
-        if "error" in outcome:
-            on_exit(proc, error=outcome)
-            return proc, outcome
+        loop.watch(pidfd, lambda mask: self._exited(proc))
+        if failed:
+            proc.outcome = failed
+            ctl.close()
+            self._kill(proc)
+            return proc
+        proc.ctl = ctl
+        ctl.setblocking(False)
+        loop.watch(ctl, lambda mask: self._on_ctl(proc))
+        loop.after(START_TIMEOUT, lambda: self._launch_timeout(proc))
+        return proc
+
+    def _on_ctl(self, proc: Proc) -> None:
+        """The child's control socket: ``P`` with a pty master, an error report, or EOF (``execve``
+        closed its close-on-exec end, or it died)."""
+        while proc.ctl is not None:
+            try:
+                data, fds, _, _ = socket.recv_fds(proc.ctl, 65536, 1)
+            except BlockingIOError:
+                return
+            except OSError as e:
+                data, fds = b"", []
+                proc.outcome = proc.outcome or {"error": f"start failed: {e}", "code": 125}
+            for fd in fds:
+                if proc.master is None:
+                    proc.master = fd
+                else:
+                    os.close(fd)
+            if not data:
+                self._launch_decided(proc)
+                return
+            if data != b"P":
+                try:
+                    proc.outcome = json.loads(data)
+                except ValueError:
+                    proc.outcome = {"error": "start failed: a garbled report from the container", "code": 125}
+
+    def _launch_decided(self, proc: Proc) -> None:
+        loop = self.sp.loop
+        loop.unwatch(proc.ctl)
+        proc.ctl.close()
+        proc.ctl = None
+        if proc.master is not None:
+            for fd in proc.outs:
+                os.close(fd)
+            proc.outs = {proc.master: wire.STDOUT}
+        if "error" in proc.outcome:
+            self._kill(proc)  # it exits by itself after its report; its exit handling calls done
+            return
+        self.sp.mark("exec done")
         for fd in proc.outs:
             os.set_blocking(fd, False)
-            loop.watch(fd, lambda mask, fd=fd, p=proc: self.on_output(p, fd))
-        loop.watch(pidfd, lambda mask, p=proc: on_exit(p))
-        return proc, outcome
+            loop.watch(fd, lambda mask, fd=fd: self._on_fd(proc, fd, mask))
+        done, proc.done = proc.done, None
+        done(proc, {})
+
+    def _launch_timeout(self, proc: Proc) -> None:
+        if proc.ctl is None:
+            return  # exec'd or failed in time
+        what = "container" if proc.log is not None else "exec'd process"
+        proc.outcome = {
+            "error": f"the {what} did not start within {START_TIMEOUT:g} s (a mount or a file it needs "
+            "hangs?); killed",
+            "code": 125,
+        }
+        print(f"spawner: {proc.cid[:12]}: {proc.outcome['error']}", file=sys.stderr, flush=True)
+        self._launch_decided(proc)
+        done, proc.done = proc.done, None  # answer now: a process stuck in the kernel may take long to die
+        if done is not None:
+            done(proc, proc.outcome)
+
+    def _kill(self, proc: Proc) -> None:
+        try:
+            signal.pidfd_send_signal(proc.pidfd, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def _exited(self, proc: Proc) -> None:
+        """Its pidfd is readable (or it must go now): handle its exit once, then answer its launch if
+        that is still open (it died before it could report: its report is read first)."""
+        if proc.reaped:
+            return
+        if proc.ctl is not None:
+            self._on_ctl(proc)
+            if proc.ctl is not None:  # no EOF although the child is gone: something else holds it
+                self._launch_decided(proc)
+        error = proc.outcome if "error" in proc.outcome else None
+        if proc.log is not None:
+            self.on_exit(proc, error)
+        else:
+            self.on_exec_exit(proc)
+        done, proc.done = proc.done, None
+        if done is not None:
+            done(proc, proc.outcome)
 
     def attach(self, conn, proc: Proc) -> None:
         proc.attached.add(conn)
@@ -145,7 +209,7 @@ class Supervisor:
     def signal(self, proc: Proc, sig) -> None:
         try:
             signal.pidfd_send_signal(proc.pidfd, signal_number(sig))
-        except ProcessLookupError:
+        except (ProcessLookupError, OSError):
             pass
 
     def forget(self, conn) -> None:
@@ -153,15 +217,66 @@ class Supervisor:
         ``run --rm`` whose client is gone (killed, its terminal closed) is killed: nothing else would
         ever stop and remove it (issue 11)."""
         for proc in self.boxes.values():
-            if getattr(proc, "owner", None) is conn:
+            if proc.owner is conn:
                 self.signal(proc, "KILL")
         for proc in [*self.boxes.values(), *self.execs.values()]:
             proc.attached.discard(conn)
+            proc.paused.discard(conn)
         for lst in self.pending_attach.values():
             if conn in lst:
                 lst.remove(conn)
         for cid, lst in self.waiters.items():
             self.waiters[cid] = [w for w in lst if w[0] is not conn]
+
+    # -- stdin ------------------------------------------------------------------------------------
+    def write_stdin(self, conn, proc: Proc, data: bytes) -> None:
+        """Queue ``data`` for the process's stdin (or pty); written as it reads, never blocking the
+        loop. Past ``STDIN_BUFFER`` unread bytes the sending client is not read until it drains."""
+        if proc.stdin_fd is None or proc.stdin_eof:
+            return
+        proc.inbuf += data
+        self._flush_stdin(proc)
+        if len(proc.inbuf) > STDIN_BUFFER and conn is not None:
+            proc.paused.add(conn)
+            conn.pause()
+
+    def close_stdin(self, proc: Proc) -> None:
+        proc.stdin_eof = True
+        self._flush_stdin(proc)
+
+    def _flush_stdin(self, proc: Proc) -> None:
+        fd = proc.stdin_fd
+        while proc.inbuf and fd is not None:
+            try:
+                n = os.write(fd, proc.inbuf)
+            except BlockingIOError:
+                break
+            except OSError:  # it closed its stdin: what it did not read is dropped
+                proc.inbuf.clear()
+                break
+            del proc.inbuf[:n]
+        if fd is not None:
+            self._watch_fd(proc, fd)
+        if not proc.inbuf and proc.stdin_eof:
+            proc.close_stdin()  # a pty has no EOF of its own: its stdin ends with the process
+        if len(proc.inbuf) <= STDIN_BUFFER // 2:
+            for conn in proc.paused:
+                conn.resume()
+            proc.paused.clear()
+
+    def _watch_fd(self, proc: Proc, fd: int) -> None:
+        """(Re)register ``fd`` with the events it needs now: output to read, stdin to write."""
+        events = (READ if fd in proc.outs else 0) | (WRITE if proc.inbuf and fd == proc.stdin_fd else 0)
+        loop = self.sp.loop
+        loop.unwatch(fd)
+        if events:
+            loop.watch(fd, lambda mask: self._on_fd(proc, fd, mask), events)
+
+    def _on_fd(self, proc: Proc, fd: int, mask: int) -> None:
+        if mask & WRITE:
+            self._flush_stdin(proc)
+        if mask & READ and fd in proc.outs:
+            self.on_output(proc, fd)
 
     # -- output -----------------------------------------------------------------------------------
     def _deliver(self, proc: Proc, kind: int, data: bytes) -> None:
@@ -205,17 +320,30 @@ class Supervisor:
             self.sp.loop.unwatch(fd)
             os.close(fd)
         proc.outs.clear()
+        if proc.stdin_w is not None:
+            self.sp.loop.unwatch(proc.stdin_w)
         proc.close_stdin()
         proc.master = None
+        proc.inbuf.clear()
+        for conn in proc.paused:
+            conn.resume()
+        proc.paused.clear()
 
     # -- exits ------------------------------------------------------------------------------------
     def _reap(self, proc: Proc) -> int:
+        """Its exit code; waits at most ``REAP_WAIT`` for a process that is not gone yet (one stuck
+        in the kernel is left unreaped rather than freezing the loop)."""
+        proc.reaped = True
         self.sp.loop.unwatch(proc.pidfd)
-        try:
-            _, status = os.waitpid(proc.pid, 0)
-            code = exit_code(status)
-        except ChildProcessError:
-            code = 137
+        code = 137
+        if select.select([proc.pidfd], [], [], REAP_WAIT)[0]:
+            try:
+                _, status = os.waitpid(proc.pid, 0)
+                code = exit_code(status)
+            except ChildProcessError:
+                pass
+        else:
+            print(f"spawner: process {proc.pid} did not exit; left behind", file=sys.stderr, flush=True)
         os.close(proc.pidfd)
         return code
 
@@ -226,7 +354,8 @@ class Supervisor:
         # exec'd processes first: they are our children inside the container's PID namespace, and its
         # init cannot finish dying (so waitpid on it would block) until every one of them is reaped
         for ex in [e for e in self.execs.values() if e.cid == box.cid]:
-            self.on_exec_exit(ex)
+            self._kill(ex)
+            self._exited(ex)
         code = self._reap(box)
         self._drain(box)
         if box.log is not None:
@@ -271,7 +400,7 @@ class Supervisor:
             conn.reply({"exit": code})
             conn.finish()
 
-    def on_exec_exit(self, ex: Proc, error: dict | None = None) -> None:
+    def on_exec_exit(self, ex: Proc) -> None:
         code = self._reap(ex)
         self._drain(ex)
         self.execs.pop(ex.pidfd, None)
@@ -282,10 +411,8 @@ class Supervisor:
     def kill_all(self) -> None:
         """Kill every container (recording its exit) and every exec (on the way out)."""
         for box in list(self.boxes.values()):
-            try:
-                signal.pidfd_send_signal(box.pidfd, signal.SIGKILL)
-            except OSError:
-                pass
-            self.on_exit(box)
+            self._kill(box)
+            self._exited(box)
         for ex in list(self.execs.values()):
-            self.on_exec_exit(ex)
+            self._kill(ex)
+            self._exited(ex)

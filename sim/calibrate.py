@@ -1,6 +1,7 @@
 """Calibration: fit a profile's stage parameters to measurements from this host.
 
-Measurements are plain records (a list of dicts, e.g. from ``vmvc bench``'s JSON)::
+Measurements are plain records (a list of dicts, e.g. from ``vmvc bench``'s JSON; the format is in
+docs/records.md and :mod:`sim.records`, which also turns ``vmvc vm boot --json`` reports into records)::
 
     {"type": "host", "cores": 2, "memory_mib": 24576, "disk_mib_s": 1000}
     {"type": "stage", "kind": "vm", "stage": "kernel_init", "seconds": 2.31, "cpu_seconds": 2.29}
@@ -43,6 +44,7 @@ import numpy as np
 
 from sim.errors import SimError
 from sim.profiles import KINDS, MIB, Profile, host_dict, load
+from sim.records import normalise
 
 GOLDEN = (math.sqrt(5) - 1) / 2
 #: Seeds per simulated storm in the fit: fixed seeds (common random numbers) keep the loss smooth in
@@ -50,7 +52,8 @@ GOLDEN = (math.sqrt(5) - 1) / 2
 SEEDS = 4
 
 
-def _group(records: list[dict]):
+def _group(records):
+    records = normalise(records)
     host, stages, storms = None, defaultdict(dict), defaultdict(list)
     for i, r in enumerate(records):
         if not isinstance(r, dict):
@@ -167,18 +170,24 @@ def _stages(rows: list[dict], gamma: float) -> list[dict]:
     return out
 
 
-def _profile(name: str, host: dict, stages_by_kind: dict, measured: dict) -> dict:
+def _profile(name: str, host: dict, stages_by_kind: dict, measured: dict, about: dict | None = None) -> dict:
+    about = about or {}
     return {
         "name": name,
-        "title": "This host, calibrated from measurements",
-        "description": "Written by sim.calibrate from benchmark records; see 'measured' for the fit.",
-        "sources": [
-            {
-                "id": "this-host",
-                "cite": "measured on this host (vmvc bench), fitted by sim.calibrate",
-                "url": "",
-            }
-        ],
+        "title": about.get("title", "This host, calibrated from measurements"),
+        "description": about.get(
+            "description", "Written by sim.calibrate from benchmark records; see 'measured' for the fit."
+        ),
+        "sources": about.get(
+            "sources",
+            [
+                {
+                    "id": "this-host",
+                    "cite": "measured on this host (vmvc bench), fitted by sim.calibrate",
+                    "url": "",
+                }
+            ],
+        ),
         "host": host,
         "instances": {k: {"stages": v} for k, v in stages_by_kind.items()},
         "measured": measured,
@@ -234,8 +243,8 @@ def minimise(f, lo: float, hi: float, points: int = 17, iterations: int = 30) ->
 def fit_gamma(rows: list[dict], host: dict, kind: str, storms: list[tuple]) -> float:
     """The CPU-fraction scale that best explains the storms."""
     fracs = [r["frac"] for r in rows if r["frac"] > 0]
-    if not storms or not fracs:
-        return 1.0
+    if not fracs or all(n == 1 for n, _, _ in storms):
+        return 1.0  # without a storm of several the CPU share is not identifiable: keep the measured one
     return minimise(lambda g: _loss(rows, host, kind, storms, g), 0.0, 1.0 / min(fracs))
 
 
@@ -258,9 +267,15 @@ def fit_effective_cores(tables: dict, gammas: dict, host: dict, storms: dict) ->
 
 
 def profile_from_records(
-    records: list[dict], name: str = "this-host", prior: str | Profile | None = None
+    records: list[dict],
+    name: str = "this-host",
+    prior: str | Profile | None = None,
+    about: dict | None = None,
 ) -> dict:
-    """Fit a profile dict (ready for :func:`sim.profiles.save_profile`) from measurement records."""
+    """Fit a profile dict (ready for :func:`sim.profiles.save_profile`) from measurement records
+    (any shape :func:`sim.records.normalise` accepts). ``about`` may give the profile's ``title``,
+    ``description`` and ``sources`` (the host and the run the records come from)."""
+    records = normalise(records) if records else records
     if not isinstance(records, list) or not records:
         raise SimError("no measurement records")
     prior_profile = load(prior) if prior is not None else None
@@ -285,6 +300,8 @@ def profile_from_records(
         for k in tables
     }
     kinds = {k: _stages(rows, gammas[k]) for k, rows in tables.items()}
-    data = _profile(name, host, kinds, {"fit": fit, "effective_cores": effective, "records": len(records)})
+    data = _profile(
+        name, host, kinds, {"fit": fit, "effective_cores": effective, "records": len(records)}, about
+    )
     load(data)  # validate
     return data

@@ -183,12 +183,12 @@ def main(argv: list[str]) -> int:
 
 
 def load_records(path: Path) -> list[dict]:
-    """A records file: a JSON list, or an object with a ``records`` list."""
+    """A records file: a JSON list, one record, ``{"records": [...]}`` or ``vmvc vm boot --json`` output
+    (see :mod:`sim.records`)."""
     from sim.profiles import read_json
+    from sim.records import normalise
 
-    data = read_json(path)
-    if isinstance(data, dict):
-        data = data.get("records")
-    if not isinstance(data, list):
-        raise SimError(f'{path}: expected a list of records (or {{"records": [...]}})')
-    return data
+    try:
+        return normalise(read_json(path))
+    except SimError as e:
+        raise SimError(f"{path}: {e}") from None

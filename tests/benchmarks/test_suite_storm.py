@@ -1,0 +1,158 @@
+"""The storm suite: a tiny real run through the suite contract, Ctrl-C in the middle of a VM storm, the
+model fit on fixed records, and verdicts from fixed results. No timed assertions."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.storm_launch import Fleet
+from benchmarks.suite import Results, Sample, SuiteContext
+from benchmarks.suites import storm
+from sim.profiles import load
+from sim.records import normalise
+
+TINY = {"ct_rounds": 1, "vm_rounds": 1, "vm_ns": (1, 2), "seeds": 1}
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setattr(storm, "plan", lambda quick: TINY)
+    monkeypatch.setattr(storm, "CT_NS", (1, 2))
+
+
+def real(test):
+    """Marks for a test that runs containers and QEMU for real (skips with the doctor's reason)."""
+    for mark in (
+        pytest.mark.root,
+        pytest.mark.namespaces,
+        pytest.mark.overlay,
+        pytest.mark.cgroups,
+        pytest.mark.busybox,
+        pytest.mark.qemu,
+        pytest.mark.timeout(900),
+    ):
+        test = mark(test)
+    return test
+
+
+@real
+def test_a_tiny_storm_records_fits_and_validates(tiny, bench_env, tmp_path, no_leaks):
+    ctx = SuiteContext("storm", quick=True, workdir=tmp_path)
+    storm.run(ctx)
+    records = normalise(ctx.facts["records"])
+    storms = {(r["kind"], r["n"]) for r in records if r["type"] == "storm"}
+    assert storms == {("container", 1), ("container", 2), ("vm", 1), ("vm", 2)}
+    assert all(len(r["ready_s"]) == r["n"] and min(r["ready_s"]) > 0 for r in records if r["type"] == "storm")
+    vm_stages = [r for r in records if r["type"] == "stage" and r["kind"] == "vm"]
+    assert vm_stages[-1]["stage"] == "workload" and "kernel_boot_to_init" in {r["stage"] for r in vm_stages}
+    assert all(0 <= r["cpu_seconds"] <= r["seconds"] for r in vm_stages if "cpu_seconds" in r)
+    assert any(r["cpu_seconds"] > 0 for r in vm_stages)  # QEMU's CPU was sampled per phase
+    ct_stage = next(r for r in records if r["type"] == "stage" and r["kind"] == "container")
+    assert 0 < ct_stage["cpu_seconds"] <= ct_stage["seconds"]
+    profile = ctx.facts["profile"]
+    assert set(load(profile).kinds) == {"vm", "container"} and profile["sources"][0]["id"] == "this-host"
+    held = profile["measured"]["validation"]["rows"]
+    assert {(r["kind"], r["n"]) for r in held} == {("container", 2), ("vm", 2)}  # only held-out storms
+    res = Results(ctx.samples, {"storm": ctx.facts})
+    assert res.get("storm", "model", "mape_held_out", kind="vm").n == 1
+    assert any("MAPE" in n for n in ctx.notes) and ctx.facts["accelerator"] in ("tcg", "kvm")
+    rows = {r.id: r for r in storm.claims(res)}
+    assert rows["C3"].verdict != "not measured here" and rows["C10"].verdict != "not measured here"
+    draw(res)
+
+
+@real
+def test_ctrl_c_during_a_vm_storm_leaves_no_qemu(tiny, bench_env, tmp_path, monkeypatch, no_leaks):
+    monkeypatch.setattr(storm, "CT_NS", ())
+    wait = Fleet.wait
+    spawned = []
+
+    def interrupted(self, *a, **kw):
+        spawned.extend(i.proc for i in self.items if i.kind == "vm")
+        if spawned:
+            raise KeyboardInterrupt
+        return wait(self, *a, **kw)
+
+    monkeypatch.setattr(Fleet, "wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        storm.run(SuiteContext("storm", quick=True, workdir=tmp_path))
+    assert spawned and all(p.poll() is not None for p in spawned)  # killed and reaped
+
+
+def draw(res: Results) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    storm.chart(res, ax)
+    assert ax.lines or ax.collections
+    plt.close(fig)
+
+
+# -- verdicts from fixed results ------------------------------------------------------------------
+def results(
+    ct_s: float, vm_s: float, accel: str = "tcg", model: tuple | None = (3.0, 0.0, 50.0, 30.0)
+) -> Results:
+    samples = [
+        Sample("storm", "container", "ready_mean", ct_s, "s", 0, {"n": 1}),
+        Sample("storm", "vm", "ready_mean", vm_s, "s", 0, {"n": 1}),
+    ]
+    if model:
+        a_ct, d_ct, a_vm, d_vm = model
+        samples += [
+            Sample("storm", "model:container", "absorb_s", a_ct, "s"),
+            Sample("storm", "model:container", "drop_fraction", d_ct, "%"),
+            Sample("storm", "model:vm", "absorb_s", a_vm, "s"),
+            Sample("storm", "model:vm", "drop_fraction", d_vm, "%"),
+        ]
+    return Results(samples, {"storm": {"accelerator": accel}})
+
+
+def row(res: Results, cid: str):
+    return next(r for r in storm.claims(res) if r.id == cid)
+
+
+def test_a_slow_vm_under_tcg_is_reproduced_with_a_caveat():
+    c3 = row(results(0.2, 3.0, "tcg"), "C3")
+    assert c3.verdict == "reproduced with a caveat" and "tcg" in c3.reason
+    assert "200 ms" in c3.measured and "15×" in c3.measured and "125 ms" in c3.published
+
+
+def test_kvm_and_not_slower():
+    assert row(results(0.2, 1.0, "kvm"), "C3").verdict == "reproduced"
+    assert row(results(0.5, 0.4, "kvm"), "C3").verdict == "not reproduced here"
+    assert row(Results([], {}), "C3").verdict == "not measured here"
+
+
+def test_scale_out_verdict_follows_the_model_numbers():
+    c10 = row(results(0.2, 3.0), "C10")
+    assert c10.verdict == "reproduced with a caveat" and "30.0%" in c10.measured and "3.0 s" in c10.measured
+    worse = row(results(0.2, 3.0, model=(60.0, 40.0, 5.0, 1.0)), "C10")
+    assert worse.verdict == "not reproduced here"
+    never = row(results(0.2, 3.0, model=(2.0, 0.0, float("nan"), 70.0)), "C10")
+    assert never.verdict == "reproduced with a caveat" and "never" in never.measured
+    assert row(results(0.2, 3.0, model=None), "C10").verdict == "not measured here"
+
+
+def test_fit_on_fixed_records_reports_mape_and_says_where_it_misses():
+    recs = [
+        {"type": "host", "cores": 2, "memory_mib": 24000},
+        *[{"type": "stage", "kind": "container", "stage": "run", "seconds": 0.1, "cpu_seconds": 0.05}] * 3,
+        {"type": "storm", "kind": "container", "n": 1, "ready_s": [0.1]},
+        {"type": "storm", "kind": "container", "n": 4, "ready_s": [0.1, 0.12, 0.14, 0.15]},
+        {"type": "storm", "kind": "container", "n": 16, "ready_s": [0.1 + 0.01 * i for i in range(16)]},
+        # held out: a storm far slower than anything the fit saw, so the model must miss it
+        {"type": "storm", "kind": "container", "n": 8, "ready_s": [2.0 + 0.1 * i for i in range(8)]},
+    ]
+    ctx = SuiteContext("storm")
+    data = storm.fit_and_validate(ctx, recs, seeds=1)
+    assert data["measured"]["validation"]["rows"][0]["n"] == 8
+    mape = ctx.samples[0]
+    assert mape.metric == "mape_held_out" and mape.value > 15
+    assert any("ABOVE" in n for n in ctx.notes)
+    assert any(
+        n.startswith("model notes (container)") and "faster than measured" in n and "'run'" in n
+        for n in ctx.notes
+    )

@@ -25,6 +25,7 @@ class DaemonProc:
                     "DOCKER_CONFIG": str(tmp_path / "docker-config")}
         self.env.pop("DOCKER_CONTEXT", None)
         self.proc = None
+        self.clients = []
 
     def start(self, *extra):
         with open(self.log, "ab") as log:
@@ -56,7 +57,17 @@ class DaemonProc:
     def sdk(self):
         import docker
 
-        return docker.DockerClient(base_url=f"unix://{self.sock}", timeout=60)
+        client = docker.DockerClient(base_url=f"unix://{self.sock}", timeout=60)
+        self.clients.append(client)
+        return client
+
+    def close_clients(self):
+        import gc
+
+        for c in self.clients:
+            c.close()
+        self.clients.clear()
+        gc.collect()  # responses the SDK keeps in exceptions and generators hold sockets until collected
 
     def trace(self) -> str:
         with open(self.log) as f:
@@ -72,5 +83,6 @@ def vmvcd(tmp_path, no_leaks):
     try:
         yield d
     finally:
+        d.close_clients()
         d.stop()
         d.engine_stop()

@@ -68,7 +68,26 @@ def spec_from_create(body: dict, name: str | None) -> Spec:
         stdin=bool(body.get("OpenStdin")),
         auto_remove=bool(host.get("AutoRemove")),
         labels={str(k): str(v) for k, v in labels.items()},
+        **_security(host),
     )
+
+
+def _security(host: dict) -> dict:
+    """--init, --privileged and --security-opt, passed on only when asked (older Specs lack them)."""
+    from runtime.containers.spec import FIELDS
+
+    out = {}
+    if host.get("Init") and "init" in FIELDS:
+        out["init"] = True
+    if host.get("Privileged") and "privileged" in FIELDS:
+        out["privileged"] = True
+    opts = host.get("SecurityOpt")
+    if opts:
+        if not isinstance(opts, list) or not all(isinstance(o, str) for o in opts):
+            raise HTTPError(400, "SecurityOpt must be a list of strings")
+        if "security_opt" in FIELDS:
+            out["security_opt"] = list(opts)
+    return out
 
 
 def _status_text(rec) -> str:

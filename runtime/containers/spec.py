@@ -100,12 +100,15 @@ class Spec:
             raise VmvcError(
                 f"Invalid container name ({self.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
             )
+        for flag, value in (("--memory", self.memory), ("--pids-limit", self.pids_limit)):
+            if value is not None and not (isinstance(value, int) and -(1 << 63) < value < 1 << 63):
+                raise VmvcError(f"invalid {flag} {value!r}: not a 64-bit integer")
         if self.memory == 0:
             self.memory = None  # docker: -m 0 is no limit
         if self.memory is not None and self.memory < MIN_MEMORY:
             raise VmvcError("Minimum memory limit allowed is 6MB")
-        if self.cpus is not None and self.cpus <= 0:
-            raise VmvcError(f"invalid --cpus {self.cpus}: must be positive")
+        if self.cpus is not None and not (isinstance(self.cpus, (int, float)) and self.cpus > 0):
+            raise VmvcError(f"invalid --cpus {self.cpus}: must be a positive number")  # also nan
         ncpu = len(os.sched_getaffinity(0)) if self.cpus is not None else 0  # docker: runtime.NumCPU()
         if self.cpus is not None and self.cpus > ncpu:
             raise VmvcError(
@@ -195,6 +198,8 @@ def parse_cpus(text: str) -> float:
         raise VmvcError(
             f'invalid argument "{text}" for "--cpus" flag: failed to parse {text} as a rational number'
         ) from None
+    if value != value or value in (float("inf"), float("-inf")):  # nan, inf: float() takes them
+        raise VmvcError(f'invalid argument "{text}" for "--cpus" flag: not a finite number')
     if value <= 0:
         raise VmvcError(f'invalid argument "{text}" for "--cpus" flag: must be positive')
     return value

@@ -153,7 +153,7 @@ class _Source:
             raise BadArchive(f"{name} is larger than {MAX_JSON} bytes")
         try:
             return json.loads(raw), raw
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BadArchive(f"{name} is not JSON") from None
 
     def close(self) -> None:
@@ -184,7 +184,10 @@ def _seekable(store: ImageStore, src):
         fd, tmp = tempfile.mkstemp(prefix=f"vmvc-load-{os.getpid()}-", dir=store.tmp)
         try:
             with os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(plain, out, layerlib.CHUNK)
+                try:
+                    shutil.copyfileobj(plain, out, layerlib.CHUNK)
+                except layerlib.DECOMPRESS_ERRORS as e:
+                    raise layerlib.bad_input(e, "not a valid compressed archive") from None
             yield tmp
         finally:
             os.unlink(tmp)
@@ -198,12 +201,7 @@ def load(store: ImageStore, src) -> list[Image]:
         except tarfile.TarError as e:
             raise BadArchive(f"not a tar archive: {e}") from None
         try:
-            if source.has("manifest.json"):
-                plan = _docker_plan(source)
-            elif source.has("index.json"):
-                plan = _oci_plan(source)
-            else:
-                raise BadArchive("neither a docker-archive (manifest.json) nor an OCI layout (index.json)")
+            plan = _plan(source)
             with store.staging() as stage:
                 staged = []
                 for config_bytes, layer_names, tags in plan:
@@ -220,12 +218,38 @@ def load(store: ImageStore, src) -> list[Image]:
             source.close()
 
 
+def _plan(source: _Source) -> list[tuple[bytes, list[str], list[str]]]:
+    """(config bytes, layer member names, tags) per image. The JSON is the archive's, so any shape can
+    come: a missing key or a wrong type anywhere is one :class:`BadArchive` line, never a traceback."""
+    if source.has("manifest.json"):
+        what, planner = "manifest.json", _docker_plan
+    elif source.has("index.json"):
+        what, planner = "the OCI index or a manifest", _oci_plan
+    else:
+        raise BadArchive("neither a docker-archive (manifest.json) nor an OCI layout (index.json)")
+    try:
+        plan = planner(source)
+    except KeyError as e:
+        raise BadArchive(f"{what} is malformed: no {e} field") from None
+    except (TypeError, AttributeError, ValueError, IndexError):
+        raise BadArchive(f"{what} is malformed: a field has the wrong type") from None
+    for _, names, tags in plan:
+        if not all(isinstance(n, str) for n in names) or not all(isinstance(t, str) for t in tags):
+            raise BadArchive(f"{what} is malformed: layer names and tags must be strings")
+    return plan
+
+
 def _parse_config(raw: bytes) -> dict:
     try:
         config = json.loads(raw)
-        assert isinstance(config["rootfs"]["diff_ids"], list)
-    except (ValueError, KeyError, TypeError, AssertionError):
+        diff_ids = config["rootfs"]["diff_ids"]
+        assert isinstance(diff_ids, list)
+    except (ValueError, KeyError, TypeError, AssertionError, RecursionError):
         raise BadArchive("image config has no rootfs.diff_ids") from None
+    for d in diff_ids:
+        if not isinstance(d, str):
+            raise BadArchive(f"image config lists a layer diff id that is not a string: {d!r:.40}")
+        _blob_name(d)  # sha256:<64 hex> or BadArchive
     return config
 
 
@@ -236,7 +260,7 @@ def _docker_plan(source: _Source) -> list[tuple[bytes, list[str], list[str]]]:
     plan = []
     for m in manifests:
         _, config_bytes = source.read_json(m["Config"])
-        tags = [t for t in (m.get("RepoTags") or []) if _valid(t)]
+        tags = [t for t in (m.get("RepoTags") or []) if isinstance(t, str) and _valid(t)]
         plan.append((config_bytes, list(m.get("Layers") or []), tags))
     return plan
 
@@ -250,6 +274,8 @@ def _valid(tag: str) -> bool:
 
 
 def _blob_name(digest: str) -> str:
+    if not isinstance(digest, str):
+        raise BadArchive(f"a digest is not a string: {digest!r:.40}")
     alg, _, hexpart = digest.partition(":")
     if alg != "sha256" or len(hexpart) != 64 or not all(c in "0123456789abcdef" for c in hexpart):
         raise BadArchive(f"unsupported digest {digest!r}")

@@ -176,7 +176,7 @@ def _verify_with_blob(blob: str, layer_dir: str, diff_id: str) -> str | None:
     with open(blob, "rb") as tar:
         for name, (offset, size) in last.items():
             try:
-                with safefs.open_regular(os.path.join(layer_dir, name)) as f:
+                with safefs.open_beneath(layer_dir, name) as f:
                     tar.seek(offset)
                     left = size
                     while left:

@@ -66,6 +66,13 @@ def _octal(field: bytes) -> int | None:
         return None
 
 
+# Headers whose payload tarfile reads into memory as the next entry's metadata. They are refused in
+# ``frombuf`` (public API, called with each header block before its payload is read), not by overriding
+# tarfile's private ``_proc_member``: a Python upgrade that renamed it would silently drop the check.
+_EXTENDED = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
+             tarfile.GNUTYPE_LONGLINK)
+
+
 class LimitedTarInfo(tarfile.TarInfo):
     """TarInfo that refuses what GNU tar and tarfile could read differently, and reads fast.
 
@@ -80,6 +87,8 @@ class LimitedTarInfo(tarfile.TarInfo):
     @classmethod
     def frombuf(cls, buf, encoding, errors):
         obj = cls._fast(buf, encoding, errors) or super().frombuf(buf, encoding, errors)
+        if obj.type in _EXTENDED and obj.size > MAX_HEADER_BYTES:  # checked before tarfile reads it
+            raise UnsafeArchive(f"unsafe layer entry {obj.name!r}: oversized header ({obj.size} bytes)")
         if buf[257:265] != _POSIX_MAGIC and obj.type not in tarfile.GNU_TYPES and buf[345:500].strip(b"\0"):
             raise UnsafeArchive(f"unsafe layer entry {obj.name!r}: ambiguous header (prefix field in a "
                                 f"non-POSIX header)")
@@ -110,12 +119,6 @@ class LimitedTarInfo(tarfile.TarInfo):
         if prefix and obj.type not in tarfile.GNU_TYPES:
             obj.name = prefix + "/" + obj.name
         return obj
-
-    def _proc_member(self, tf):
-        if self.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
-                         tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK) and self.size > MAX_HEADER_BYTES:
-            raise UnsafeArchive(f"unsafe layer entry {self.name!r}: oversized header ({self.size} bytes)")
-        return super()._proc_member(tf)
 
 
 class _Pipeline:
@@ -246,6 +249,18 @@ class _Keeper(threading.Thread):
             self.error = self.error or OSError("stopped")
             self.queue.put(None)
             self.join()
+
+
+# What a decompressor raises on bad input. bz2 raises a bare OSError("Invalid data stream"); a real
+# I/O error (errno set, e.g. ENOSPC while keeping the blob) is told apart by :func:`describe`.
+DECOMPRESS_ERRORS = (EOFError, lzma.LZMAError, zlib.error, gzip.BadGzipFile, OSError)
+
+
+def bad_input(e: BaseException, what: str) -> VmvcError:
+    """One-line error for a decompression/parse failure; a real I/O error (ENOSPC...) says so."""
+    if isinstance(e, OSError) and e.errno is not None:
+        return VmvcError(f"importing failed: {e.strerror or e}")
+    return UnsafeArchive(f"{what}: {str(e) or type(e).__name__}")
 
 
 def decompressed(src):
@@ -408,11 +423,13 @@ def ingest(src, blob_path: str | None, dest: str | None, trusted: bool = False) 
             pipe.flush()
         except tarfile.TarError as e:
             raise UnsafeArchive(f"not a valid layer tar: {e}") from None
-        except (EOFError, lzma.LZMAError, zlib.error, UnicodeError, gzip.BadGzipFile) as e:
-            raise UnsafeArchive(f"not a valid layer tar: {e}") from None
         except BrokenPipeError:
             _finish(tar)  # raises with tar's own message
             raise
+        except (*DECOMPRESS_ERRORS, UnicodeError) as e:
+            raise bad_input(e, "not a valid layer tar") from None
+        except ValueError as e:  # tarfile's own parsers (a malformed GNU sparse map, pax numbers)
+            raise UnsafeArchive(f"not a valid layer tar: malformed header ({str(e)[:80]})") from None
         if tar is not None:
             tar.stdin.write(bytes(2 * BLOCK))  # our own end marker: tar sees nothing we did not check
         pipe.drain()

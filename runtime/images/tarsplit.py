@@ -66,26 +66,34 @@ class Reader:
         data, i = self.skeleton, len(MAGIC)
         while i < len(data):
             kind = data[i:i + 1]
-            if kind == b"R":
+            if kind == b"R" and i + _RAW.size <= len(data):
                 _, n = _RAW.unpack_from(data, i)
                 i += _RAW.size
+                if i + n > len(data):
+                    break
                 yield data[i:i + n]
                 i += n
-            elif kind == b"F":
+            elif kind == b"F" and i + _FILE.size <= len(data):
                 _, size, n = _FILE.unpack_from(data, i)
                 i += _FILE.size
+                if i + n > len(data):
+                    break
                 path = data[i:i + n].decode("utf-8", "surrogateescape")
                 i += n
                 yield from self._file(path, size)
             else:
-                raise VmvcError(f"layer {self.diff_id}: corrupt tar-split record at byte {i}")
+                break
+        if i != len(data):
+            raise VmvcError(f"layer {self.diff_id}: corrupt tar-split record at byte {i}")
 
     def _file(self, path: str, size: int):
-        try:
-            fd = os.open(os.path.join(self.layer_dir, path), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        from runtime.linux import safefs
+
+        try:  # never outside the layer dir, never through a symlink, never a FIFO (a corrupt record)
+            f = safefs.open_beneath(self.layer_dir, path)
         except OSError as e:
-            raise VmvcError(f"layer {self.diff_id}: cannot read {path}: {e.strerror}") from None
-        with os.fdopen(fd, "rb") as f:
+            raise VmvcError(f"layer {self.diff_id}: cannot read {path}: {e.strerror or e}") from None
+        with f:
             left = size
             while left:
                 chunk = f.read(min(left, 1 << 20))

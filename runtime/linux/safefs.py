@@ -66,6 +66,24 @@ def open_regular(path: str, *, dir_fd: int | None = None, follow: bool = False):
         raise
 
 
+def open_beneath(root: str, rel: str):
+    """:func:`open_regular` of ``rel`` inside the directory ``root``, never leaving it: ``rel`` must be
+    relative without ``..``, and no component (directory or file) may be a symlink, since a symlink
+    in an image's layer points into *the container's* root, not the host's."""
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    if rel.startswith("/") or ".." in parts or not parts:
+        raise NotRegular(errno.EINVAL, f"{rel!r} is not a plain relative path")
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        for part in parts[:-1]:
+            child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        return open_regular(parts[-1], dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
 def _kind(mode: int) -> str:
     for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),

@@ -90,11 +90,16 @@ def conversation(lines: list[str]) -> list[list]:
     for ln in lines:
         parts = ln.split()
         if len(parts) >= 7:
-            calls.append([parts[2], parts[3].split("?")[0], float(parts[-2])])
+            calls.append([parts[1], parts[2], parts[3].split("?")[0], float(parts[-2])])
+    calls.sort(key=lambda c: c[0])  # arrival order (lines are written when each call ends)
+    calls = [c[1:] for c in calls]
     starts = [i for i, c in enumerate(calls) if c[0] == "POST" and c[1].endswith("/containers/create")]
     if not starts:
         return []
-    tail = calls[starts[-1] - 2 if starts[-1] >= 2 else starts[-1]:]
+    first = starts[-1]
+    while first > 0 and calls[first - 1][1].endswith("/_ping"):
+        first -= 1
+    tail = calls[first:]
     short = []
     for method, path, ms in tail:
         segs = path.split("/")

@@ -43,6 +43,7 @@ class Request:
     body_left: int = 0
     answered: bool = False
     hijacked: bool = False
+    status: int = 0
     extra: dict = field(default_factory=dict)
 
     # -- query helpers: the CLI sends 1/0, the SDK True/False ---------------------------------------
@@ -114,6 +115,7 @@ class Request:
 
     # -- answers ----------------------------------------------------------------------------------
     def _head(self, status: int, headers: dict) -> bytes:
+        self.status = status
         lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'OK')}",
                  "Api-Version: " + self.extra.get("api_version", "1.45"), "Ostype: linux",
                  "Server: vmvc", "Docker-Experimental: false"]

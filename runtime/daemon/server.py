@@ -148,7 +148,7 @@ class Daemon:
                 writer.close()
 
     async def _handle(self, req: Request) -> None:
-        t0 = time.perf_counter()
+        t0, arrived = time.perf_counter(), time.time()
         version, path = routes.split_version(req.path)
         req.extra["api_version"] = API_VERSION
         status = 0
@@ -180,11 +180,12 @@ class Daemon:
             status = 500
             self.log(f"vmvc daemon: internal error on {req.method} {path}: {type(e).__name__}: {e}")
             await self._error(req, 500, f"internal error: {type(e).__name__}: {e}")
-        if self.trace:
+        if self.trace:  # one line per call, stamped with its arrival time: sort by it to see the order
             took = (time.perf_counter() - t0) * 1000
             q = ("?" + "&".join(f"{k}={v}" for k, v in req.query.items())) if req.query else ""
-            self.log(f"trace {time.strftime('%H:%M:%S')} {req.method:6} {path}{q} "
-                     f"-> {status or 'ok'} {took:8.2f} ms")
+            code = req.status or status or "-"
+            stamp = time.strftime("%H:%M:%S", time.localtime(arrived)) + f".{int(arrived * 1000) % 1000:03d}"
+            self.log(f"trace {stamp} {req.method:6} {path}{q} -> {code} {took:8.2f} ms")
 
     async def _error(self, req: Request, status: int, message: str) -> None:
         if req.answered:

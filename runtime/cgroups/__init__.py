@@ -21,7 +21,7 @@ def manager(root: str = "/", backend: str | None = None) -> Manager:
     if backend == "v2" and info["v2_path"]:
         from runtime.cgroups.v2 import V2
 
-        return V2(info["v2_path"])
+        return V2(info["v2_path"], others=info["v1"])
     if backend == "v1" and info["v1"]:
         from runtime.cgroups.v1 import V1
 

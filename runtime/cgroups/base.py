@@ -83,6 +83,18 @@ def rmdir_patiently(path: str, seconds: float = 2.0) -> None:
             time.sleep(0.005)
 
 
+def names_in(roots, prefix: str) -> list[str]:
+    """Cgroup directories named ``prefix…`` directly under any of ``roots`` (recovery after a crash)."""
+    found = set()
+    for root in roots:
+        try:
+            names = os.listdir(root)
+        except OSError:
+            continue
+        found.update(n for n in names if n.startswith(prefix) and os.path.isdir(os.path.join(root, n)))
+    return sorted(found)
+
+
 def kill_listed(procs_file: str, seconds: float = 2.0) -> None:
     """SIGKILL every process in ``procs_file`` until it stays empty (v1 has no cgroup.kill)."""
     deadline = time.monotonic() + seconds

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 
 from runtime.cgroups import devices
-from runtime.cgroups.base import Limits, Manager, Stats, keyed, kill_listed, read, read_int, write
+from runtime.cgroups.base import Limits, Manager, Stats, keyed, kill_listed, names_in, read, read_int, write
 
 CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "devices")  # the ones the engine writes to
 UNLIMITED = 1 << 62  # v1 reports "no limit" as a huge number
@@ -73,13 +73,7 @@ class V1(Manager):
             write(os.path.join(dev, "devices.allow"), "a")
 
     def names(self, prefix: str) -> list[str]:
-        found = set()
-        for root in self._roots:
-            try:
-                found.update(n for n in os.listdir(root) if n.startswith(prefix))
-            except OSError:
-                pass
-        return sorted(found)
+        return names_in(self._roots, prefix)
 
     def set_limits(self, name: str, limits: Limits) -> None:
         mem = self._dir("memory", name)

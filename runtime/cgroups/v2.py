@@ -2,12 +2,17 @@
 
 Used on modern distros (pure v2). Limits are ``memory.max``, ``cpu.max`` (``quota period``) and
 ``pids.max``; ``memory.events`` counts ``oom_kill``; ``cgroup.kill`` kills everything inside at once.
+
+Any v1 hierarchy mounted beside the unified one (a legacy ``name=systemd`` on some hosts) gets the
+container's directory too, for the reason :mod:`runtime.cgroups.v1` gives: the cgroup namespace must be
+rooted at the container's own cgroup in every hierarchy that can be mounted.
 """
 
 from __future__ import annotations
 
 import os
 
+from runtime.cgroups import devices
 from runtime.cgroups.base import (
     CPU_PERIOD_US,
     Limits,
@@ -15,10 +20,12 @@ from runtime.cgroups.base import (
     Stats,
     keyed,
     kill_listed,
+    names_in,
     read,
     read_int,
     write,
 )
+from runtime.cgroups.v1 import inherit_cpuset
 
 WANTED = ("memory", "cpu", "pids")
 
@@ -26,12 +33,15 @@ WANTED = ("memory", "cpu", "pids")
 class V2(Manager):
     backend = "v2"
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, others: dict[str, list[str]] | None = None) -> None:
+        """``others``: v1 mountpoints beside the v2 tree -> their controllers (placement only)."""
         self.root = root
+        self.others = dict(others or {})
         self._enabled = False
 
     def dirs(self, name: str) -> list[str]:
-        return [os.path.join(self.root, name)]
+        """The v2 directory first (limits, stats, kill use it), then one per other hierarchy."""
+        return [os.path.join(self.root, name), *(os.path.join(o, name) for o in self.others)]
 
     def enable_controllers(self) -> list[str]:
         """Turn on the wanted controllers for children of ``root`` (what it offers, once)."""
@@ -46,17 +56,16 @@ class V2(Manager):
     def create(self, name: str) -> None:
         if not self._enabled:
             self.enable_controllers()
-        os.makedirs(self.dirs(name)[0], exist_ok=True)
+        for d in self.dirs(name):
+            os.makedirs(d, exist_ok=True)
+        for mountpoint, ctrls in self.others.items():
+            if "cpuset" in ctrls:
+                inherit_cpuset(mountpoint, os.path.join(mountpoint, name))
+            if "devices" in ctrls:
+                devices.restrict(os.path.join(mountpoint, name))
 
     def names(self, prefix: str) -> list[str]:
-        try:
-            return sorted(
-                n
-                for n in os.listdir(self.root)
-                if n.startswith(prefix) and os.path.isdir(os.path.join(self.root, n))
-            )
-        except OSError:
-            return []
+        return names_in((self.root, *self.others), prefix)
 
     def set_limits(self, name: str, limits: Limits) -> None:
         d = self.dirs(name)[0]

@@ -101,3 +101,44 @@ def test_the_host_mount_table_is_read_with_hierarchy_options_only(tmp_path):
     assert ("/sys/fs/cgroup/systemd", "cgroup", "name=systemd") in found
     assert ("/sys/fs/cgroup/unified", "cgroup2", None) in found
     assert all(not m[0].startswith("/elsewhere") for m in found)
+
+
+def test_v2_places_the_container_in_v1_hierarchies_mounted_beside_it(tmp_path):
+    """A v2 host with a legacy named (or any) v1 hierarchy: the container is placed there too."""
+    from runtime.cgroups.v2 import V2
+
+    unified = tmp_path / "cgroup"
+    os.makedirs(unified)
+    (unified / "cgroup.controllers").write_text("cpu memory pids\n")
+    (unified / "cgroup.subtree_control").write_text("")
+    legacy = {str(tmp_path / "systemd"): [], str(tmp_path / "cpuset"): ["cpuset"]}
+    for d in legacy:
+        os.makedirs(d)
+    (tmp_path / "cpuset/cpuset.cpus").write_text("0-3\n")
+    (tmp_path / "cpuset/cpuset.mems").write_text("0\n")
+    cg = V2(str(unified), others=legacy)
+    cg.create("vmvc-t-5")
+    assert cg.dirs("vmvc-t-5")[0] == str(unified / "vmvc-t-5")  # limits and stats live there
+    assert all(os.path.isdir(d) for d in cg.dirs("vmvc-t-5")) and len(cg.dirs("vmvc-t-5")) == 3
+    assert (tmp_path / "cpuset/vmvc-t-5/cpuset.cpus").read_text() == "0-3"
+    assert cg.procs_files("vmvc-t-5")[0] == str(unified / "vmvc-t-5/cgroup.procs")
+    assert cg.names("vmvc-t-") == ["vmvc-t-5"]
+    for d in cg.dirs("vmvc-t-5"):
+        for f in os.listdir(d):
+            os.unlink(os.path.join(d, f))
+    cg.remove("vmvc-t-5")
+    assert not cg.exists("vmvc-t-5") and cg.names("vmvc-") == []
+
+
+def test_the_manager_hands_a_v2_host_its_v1_neighbours(tmp_path):
+    from runtime.cgroups import manager
+
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    (proc / "cgroups").write_text("#subsys_name\thierarchy\tnum_cgroups\tenabled\nmemory\t0\t1\t1\n")
+    (proc / "mounts").write_text(f"cgroup2 {tmp_path}/sys/fs/cgroup cgroup2 rw 0 0\n"
+                                 f"cgroup {tmp_path}/sys/fs/cgroup/systemd cgroup rw,name=systemd 0 0\n")
+    os.makedirs(tmp_path / "sys/fs/cgroup/systemd")
+    (tmp_path / "sys/fs/cgroup/cgroup.controllers").write_text("cpu memory pids\n")
+    m = manager(str(tmp_path))
+    assert m.backend == "v2" and list(m.others) == [f"{tmp_path}/sys/fs/cgroup/systemd"]

@@ -61,6 +61,11 @@ RUN_FLAGS = [
     ("net", None, "MODE", False, "the same as --network"),
     ("entrypoint", None, "CMD", False, "override the image's entrypoint"),
     ("label", "l", "KEY=VALUE", True, "set a label"),
+    # H3 (issue 10, confinement): runtime.security.options
+    ("security-opt", None, "OPT", True, "seccomp=unconfined|PROFILE.json, no-new-privileges"),
+    ("privileged", None, None, False,
+     "DANGEROUS: all capabilities, no seccomp, every host device, writable /sys and cgroups;"
+     " root in such a container is root on the host"),
 ]
 
 
@@ -194,6 +199,8 @@ def _spec(a):
         auto_remove=a.rm,
         labels=dict(item.partition("=")[::2] for item in a.label),
         init=a.init,
+        security_opt=a.security_opt,  # H3 (issue 10)
+        privileged=a.privileged,
     )
 
 

@@ -9,7 +9,10 @@ a shared, noisy host, so this harness times the parts the filter adds, each in i
   the first touch of the inherited pages included);
 * ``syscall_ns`` -- the extra time of one cheap system call (``getppid``) under the filter, against
   the same loop in an unfiltered child; a process that makes no system calls (an idle container)
-  pays nothing, and no process is added per container.
+  pays nothing, and no process is added per container;
+* ``start_ms`` (``--starts N``) -- whole ``Engine.run`` starts of ``busybox /bin/true --rm``, default
+  filter against ``--security-opt seccomp=unconfined``, interleaved in one engine: the same code path
+  but for the filter, so the difference of the medians is what the filter adds to a start.
 
 Run it: ``python -m benchmarks.seccomp_cost --runs 41 --json seccomp.json``.
 """
@@ -90,6 +93,30 @@ def measure(runs: int = 41, calls: int = 200_000) -> dict:
     }
 
 
+def starts(n: int) -> dict:
+    """Interleaved starts with and without the filter in a throw-away state root."""
+    from benchmarks.startup import private_root
+    from runtime.containers import Engine, Spec
+
+    samples: dict[str, list[float]] = {"default": [], "unconfined": []}
+    opts = {"default": [], "unconfined": ["seccomp=unconfined"]}
+    with private_root("vmvc-bench-seccomp-"):
+        engine = Engine()
+        try:
+            for kind in opts:  # warm: the spawner, the image, a custom-profile-free start of each kind
+                engine.run(Spec("busybox", ["/bin/true"], auto_remove=True, security_opt=opts[kind]))
+            for i in range(n):
+                for kind in (("default", "unconfined") if i % 2 else ("unconfined", "default")):
+                    spec = Spec("busybox", ["/bin/true"], auto_remove=True, security_opt=opts[kind])
+                    t = time.perf_counter()
+                    engine.run(spec)
+                    samples[kind].append(1000 * (time.perf_counter() - t))
+        finally:
+            engine.shutdown()
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    return {"runs": n, "median": med, "added": med["default"] - med["unconfined"]}
+
+
 def report(result: dict) -> str:
     i, s = result["install_us"], result["syscall_ns"]
     return "\n".join([
@@ -100,16 +127,23 @@ def report(result: dict) -> str:
         f"{i['p90']:.1f} p90",
         f"  getppid()                    {s['plain']:8.1f} ns plain, {s['filtered']:.1f} ns filtered "
         f"({s['added']:+.1f} ns per call)",
-    ])
+    ] + ([] if "start_ms" not in result else [
+        f"  Engine.run start             {result['start_ms']['median']['default']:8.2f} ms with the filter, "
+        f"{result['start_ms']['median']['unconfined']:.2f} ms unconfined "
+        f"({result['start_ms']['added']:+.2f} ms, median of {result['start_ms']['runs']} each)",
+    ]))
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.seccomp_cost", description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=41, help="installs timed (default 41)")
     p.add_argument("--calls", type=int, default=200_000, help="system calls per timing loop")
+    p.add_argument("--starts", type=int, default=0, help="also time N engine starts of each kind")
     p.add_argument("--json", help="write the result to this file")
     a = p.parse_args(argv)
     result = measure(a.runs, a.calls)
+    if a.starts:
+        result["start_ms"] = starts(a.starts)
     print(report(result))
     if a.json:
         with open(a.json, "w") as f:

@@ -4,6 +4,7 @@ A profile is what ``docker run --security-opt seccomp=PROFILE.json`` takes::
 
     {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
      "architectures": ["SCMP_ARCH_X86_64"],            # or "archMap": [...]
+     "flags": ["SCMP_FILTER_FLAG_SPEC_ALLOW"],         # optional, as runc takes them
      "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ALLOW",
                    "args": [{"index": 0, "value": 1, "valueTwo": 0, "op": "SCMP_CMP_EQ"}],
                    "includes": {"caps": ["CAP_SYS_ADMIN"], "arches": ["amd64"], "minKernel": "4.8"},
@@ -46,6 +47,9 @@ OPS = ("SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE"
        "SCMP_CMP_MASKED_EQ")
 # the names this host's architecture answers to in "arches" / "architectures"
 OUR_ARCHES = ("amd64", "x86_64", "SCMP_ARCH_X86_64")
+# seccomp(2) SECCOMP_SET_MODE_FILTER flags a profile may ask for (runc's names, both spellings)
+FLAGS = {"SECCOMP_FILTER_FLAG_LOG": 2, "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4}
+FLAGS.update({k.replace("SECCOMP_", "SCMP_"): v for k, v in list(FLAGS.items())})
 DEFAULT_PATH = os.path.join(os.path.dirname(__file__), "docker-default.json")
 
 
@@ -135,6 +139,11 @@ def load(source) -> dict:
             raise ProfileError("seccomp profile: archMap entries need an architecture")
         arches.append(entry["architecture"])
     out["arches"] = arches
+    out["flags"] = 0
+    for name in _strings(data.get("flags"), "flags"):
+        if name not in FLAGS:
+            raise ProfileError(f"seccomp profile: flags: unknown flag {name!r}")
+        out["flags"] |= FLAGS[name]
     calls = data.get("syscalls")
     calls = [] if calls is None else calls
     if not isinstance(calls, list):

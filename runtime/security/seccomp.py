@@ -162,8 +162,10 @@ class _SockFprog(ctypes.Structure):
 class Filter:
     """A compiled filter with its ``sock_fprog`` built ahead, so installing it is one system call."""
 
-    def __init__(self, code: bytes) -> None:
-        self.code = code
+    def __init__(self, code: bytes, flags: int = 0) -> None:
+        """``flags``: ``seccomp(2)`` filter flags from the profile (``SPEC_ALLOW``: keep the CPU's
+        speculation mitigations as they are, instead of forcing them on this process)."""
+        self.code, self.flags = code, flags
         n = len(code) // 8
         self._buf = (_SockFilter * n).from_buffer_copy(code)
         self._prog = _SockFprog(n, ctypes.cast(self._buf, ctypes.POINTER(_SockFilter)))
@@ -176,7 +178,7 @@ class Filter:
         """Load the filter on this thread (needs ``no_new_privs`` or CAP_SYS_ADMIN). Irreversible, and
         inherited by every child and across ``execve``."""
         if self._syscall(ctypes.c_long(_SYS_SECCOMP), ctypes.c_uint(SECCOMP_SET_MODE_FILTER),
-                         ctypes.c_uint(0), ctypes.byref(self._prog)) != 0:
+                         ctypes.c_uint(self.flags), ctypes.byref(self._prog)) != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"seccomp: {os.strerror(err)}")
 
@@ -207,4 +209,5 @@ def filter_for(security: dict | None) -> Filter | None:
     from runtime.linux.capabilities import DOCKER_DEFAULT
     from runtime.security.profile import load
 
-    return Filter(compile_profile(load(choice), DOCKER_DEFAULT))
+    loaded = load(choice)
+    return Filter(compile_profile(loaded, DOCKER_DEFAULT), loaded["flags"])

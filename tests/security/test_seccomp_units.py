@@ -156,6 +156,7 @@ def test_a_profile_without_x86_64_is_refused():
      ('{"defaultAction": "SCMP_ACT_NOTIFY"}', "unsupported action"),
      ('{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": -1}', "errnoRet"),
      ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": {}}', "syscalls must be a list"),
+     ('{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_TSYNC"]}', "unknown flag"),
      ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"action": "SCMP_ACT_ERRNO"}]}', "no syscall names"),
      ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["x"], "action": "SCMP_ACT_ERRNO",'
       ' "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}', "index: must be 0-5"),
@@ -195,6 +196,10 @@ def test_the_filter_for_a_process():
     custom = seccomp.filter_for({"seccomp": json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
         {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]})})
     assert decide(custom.code, "mkdirat") == EPERM and decide(custom.code, "read") == ALLOW
+    assert custom.flags == 0 and seccomp.default_filter().flags == 0  # Docker's profile asks for none
+    spec = seccomp.filter_for({"seccomp": json.dumps({"defaultAction": "SCMP_ACT_ALLOW",
+                                                      "flags": ["SECCOMP_FILTER_FLAG_SPEC_ALLOW"]})})
+    assert spec.flags == 4
 
 
 def test_the_default_profile_is_mobys_and_the_filter_is_small():

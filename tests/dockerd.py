@@ -34,7 +34,8 @@ class Dockerd:
             time.sleep(0.2)
 
     def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(["docker", *args], env=self.env, capture_output=True, text=True, check=check)
+        return subprocess.run(["docker", *args], env=self.env, capture_output=True, text=True, check=check,
+                              timeout=120)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -48,5 +49,5 @@ class Dockerd:
         with open("/proc/self/mountinfo") as f:
             leftovers = [line.split()[4] for line in f if self.dir in line.split()[4]]
         for target in sorted(leftovers, key=len, reverse=True):
-            subprocess.run(["umount", "-l", target], check=False)
+            subprocess.run(["umount", "-l", target], check=False, timeout=120)
         shutil.rmtree(self.dir, ignore_errors=True)

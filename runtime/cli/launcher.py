@@ -87,7 +87,9 @@ def exit_now(code) -> None:
     except (BrokenPipeError, ValueError):
         sys.exit(code)  # let the interpreter report or swallow it as usual
     threading = sys.modules.get("threading")
-    if atexit._ncallbacks() == 0 and (threading is None or threading.active_count() == 1):
+    # ``atexit._ncallbacks`` is private to CPython: without it nobody can tell, so tear down as usual.
+    pending = getattr(atexit, "_ncallbacks", lambda: 1)()
+    if pending == 0 and (threading is None or threading.active_count() == 1):
         os._exit(code if isinstance(code, int) else 1)
     sys.exit(code)
 

@@ -18,9 +18,14 @@ import sys
 import time
 
 # The C socket module: ``socket.py`` adds selectors and enum wrappers the CLI's run path never needs
-# (~2.5 ms of a ~30 ms ``vmvc run``). Connection errors are the same OSError subclasses.
-from _socket import AF_UNIX, SOCK_STREAM
-from _socket import socket as unix_socket
+# (~2.5 ms of a ~30 ms ``vmvc run``). Connection errors are the same OSError subclasses. ``_socket`` is
+# private to CPython: without it, the public module does the same (slower to import, same behaviour).
+try:
+    from _socket import AF_UNIX, SOCK_STREAM
+    from _socket import socket as unix_socket
+except ImportError:
+    from socket import AF_UNIX, SOCK_STREAM
+    from socket import socket as unix_socket
 
 from runtime.containers import wire
 from runtime.containers.state import Containers

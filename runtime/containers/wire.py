@@ -7,12 +7,18 @@ attach stream does for stdout/stderr. Kinds: 0 stdin, 1 stdout, 2 stderr, ``J`` 
 JSON is encoded and decoded with the C accelerator ``_json`` directly: the same bytes as
 ``json.dumps``/``json.loads`` give, without importing ``json`` -- whose decoder imports ``re`` and
 ``enum``, about 5 ms of a ~30 ms ``vmvc run`` (the CLI imports this module and little else).
+``_json`` is private to CPython: where it is missing or changed, the same functions fall back to the
+public ``json`` module (``FAST`` says which is in use), so an upgrade costs start-up time, not behaviour.
 """
 
 from __future__ import annotations
 
 import struct
-from _json import encode_basestring_ascii, make_encoder, make_scanner
+
+try:
+    from _json import encode_basestring_ascii, make_encoder, make_scanner
+except ImportError:  # not CPython, or a CPython whose private accelerator changed
+    make_encoder = make_scanner = None
 
 STDIN, STDOUT, STDERR, JSON = 0, 1, 2, ord("J")
 PROTOCOL = 2  # every request carries it as "v"; a spawner of another version steps aside
@@ -27,7 +33,7 @@ def _unserializable(o):
     raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
-def dumps(obj) -> str:
+def _c_dumps(obj) -> str:
     """``json.dumps(obj)`` (default separators, ASCII, circular references refused)."""
     encode = make_encoder({}, _unserializable, encode_basestring_ascii, None, ": ", ", ", False, False, True)
     return "".join(encode(obj, 0))
@@ -45,10 +51,7 @@ class _ScanContext:
     memo: dict = {}
 
 
-_scan = make_scanner(_ScanContext())
-
-
-def loads(text: str | bytes):
+def _c_loads(text: str | bytes):
     """``json.loads`` of one JSON value (surrounding whitespace allowed); ValueError if malformed."""
     if isinstance(text, (bytes, bytearray)):
         text = text.decode()
@@ -60,6 +63,26 @@ def loads(text: str | bytes):
     if text[end:].strip(" \t\n\r"):
         raise ValueError(f"extra data after JSON at {end}")
     return obj
+
+
+def _public_dumps(obj) -> str:
+    import json
+
+    return json.dumps(obj)
+
+
+def _public_loads(text: str | bytes):
+    import json
+
+    return json.loads(text)  # its JSONDecodeError is a ValueError, as above
+
+
+try:
+    _scan = make_scanner(_ScanContext())
+    FAST = _c_loads("[1]") == [1] and _c_dumps({"a": [1]}) == '{"a": [1]}'
+except Exception:  # the private signatures changed
+    FAST = False
+dumps, loads = (_c_dumps, _c_loads) if FAST else (_public_dumps, _public_loads)
 
 
 def message(obj: dict) -> bytes:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 
 def vmvc(*args):
-    return subprocess.run([sys.executable, "-m", "runtime.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "runtime.cli", *args], capture_output=True, text=True,
+                          timeout=120)
 
 
 def test_help_lists_command_groups():
@@ -35,5 +36,5 @@ def test_version():
 
 def test_console_script_is_installed():
     exe = Path(sys.executable).parent / "vmvc"
-    r = subprocess.run([exe, "--help"], capture_output=True, text=True)
+    r = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "doctor" in r.stdout

@@ -9,12 +9,13 @@ pytestmark = [pytest.mark.root, pytest.mark.namespaces, pytest.mark.overlay, pyt
 
 
 def vmvc(*args):
-    return subprocess.run([sys.executable, "-m", "runtime.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "runtime.cli", *args], capture_output=True, text=True,
+                          timeout=120)
 
 
 def spawners(root) -> list[str]:
-    out = subprocess.run(["pgrep", "-f", f"spawner {root}"], capture_output=True, text=True).stdout
-    return out.split()
+    out = subprocess.run(["pgrep", "-f", f"spawner {root}"], capture_output=True, text=True, timeout=60)
+    return out.stdout.split()
 
 
 def test_stop_refuses_running_containers_then_forces(vmvc_root, no_leaks):

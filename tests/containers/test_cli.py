@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 
@@ -164,12 +165,13 @@ def test_ctrl_c_is_forwarded_and_nothing_is_left(engine):
         env=os.environ.copy(),
     )
     try:
-        assert proc.stdout.readline() == b"ready\n"
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready and proc.stdout.readline() == b"ready\n"
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+            proc.wait(timeout=30)
     assert proc.returncode == 130 and out == b"got-int\n"
     _nothing_created(engine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from runtime.containers import Spec
@@ -52,19 +53,34 @@ def test_cpu_quota_caps_usage(engine):
         used = engine.stats(cid)["cpu_usage_ns"] - first["cpu_usage_ns"]
         wall = time.monotonic() - t0
         assert used / 1e9 / wall <= 0.65  # never more than half a CPU (plus one period of slack)
-        cg = engine.inspect(cid)["Vmvc"]["Cgroup"]
-        with open(f"/sys/fs/cgroup/cpu/{cg}/cpu.cfs_quota_us") as f:
-            assert int(f.read()) == 50000
+        assert _cpu_quota_us(engine.inspect(cid)["Vmvc"]["Cgroup"]) == 50000
     finally:
         engine.remove(cid, force=True)
+
+
+def _cpu_quota_us(name: str) -> int:
+    """The CPU quota the backend in use wrote: v1 ``cpu.cfs_quota_us`` or v2 ``cpu.max`` ("50000 100000")."""
+    from runtime.cgroups import manager
+
+    for d in manager().dirs(name):
+        for file in ("cpu.cfs_quota_us", "cpu.max"):
+            if os.path.exists(os.path.join(d, file)):
+                with open(os.path.join(d, file)) as f:
+                    return int(f.read().split()[0])
+    raise AssertionError(f"no CPU quota file for {name} in {manager().dirs(name)}")
 
 
 def test_stats_report_memory_and_pids(engine):
     cid = engine.create(Spec("busybox", ["sh", "-c", "sleep 60 & sleep 60"], memory=64 << 20, pids_limit=20))
     engine.start(cid)
-    time.sleep(0.2)
-    s = engine.stats(cid)
+    deadline = time.monotonic() + 10
+    while (s := engine.stats(cid))["pids"] < 2 and time.monotonic() < deadline:  # the shell forks its sleep
+        time.sleep(0.02)
     assert s["memory_limit"] == 64 << 20 and s["pids_limit"] == 20
     assert s["pids"] >= 2 and s["memory_usage"] > 0
-    engine.remove(cid, force=True)
-    assert engine.stats  # stopped containers report zeros, not errors
+    engine.kill(cid, "KILL")
+    assert engine.wait(cid) == 137
+    stopped = engine.stats(cid)  # stopped containers report zeros, not errors
+    assert stopped["id"] == cid
+    assert (stopped["pids"], stopped["memory_usage"], stopped["cpu_usage_ns"]) == (0, 0, 0)
+    engine.remove(cid)

@@ -18,13 +18,13 @@ def host_loop(tmp_path):
     img = tmp_path / "vmvc-disk.img"
     img.write_bytes(b"vmvc-host-secret-19" + b"\0" * (1 << 20))
     dev = subprocess.run(
-        ["losetup", "-f", "--show", str(img)], capture_output=True, text=True, check=True
+        ["losetup", "-f", "--show", str(img)], capture_output=True, text=True, check=True, timeout=120
     ).stdout.strip()
     try:
         st = os.stat(dev)
         yield dev, os.major(st.st_rdev), os.minor(st.st_rdev), img
     finally:
-        subprocess.run(["losetup", "-d", dev], check=False)
+        subprocess.run(["losetup", "-d", dev], check=False, timeout=120)
 
 
 def test_a_host_block_device_made_with_mknod_cannot_be_opened(run, host_loop):

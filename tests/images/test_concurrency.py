@@ -105,7 +105,7 @@ def test_a_crashed_import_is_cleaned_up_by_the_next_writer(store, tmp_path):
             assert time.monotonic() < deadline
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)  # a crash mid-import: no finally blocks run
-        proc.wait()
+        proc.wait(timeout=30)
     assert os.listdir(store.tmp)  # its staging dir is still there...
     store.import_tar(str(_write(tmp_path / "ok.tar", make_tar([("ok", "file", "1")]))), "ok")
     assert store.find("crashed") is None and store.resolve("ok")

@@ -2,6 +2,7 @@
 
 import doctest
 import importlib
+import importlib.util
 import pkgutil
 
 import matplotlib
@@ -14,10 +15,23 @@ matplotlib.use("Agg")
 MODULES = sorted(m.name for m in pkgutil.walk_packages(sim.__path__, "sim."))
 
 
-@pytest.mark.parametrize("name", ["sim", *MODULES])
+def _has_examples(name: str) -> bool:
+    with open(importlib.util.find_spec(name).origin) as f:
+        return ">>> " in f.read()
+
+
+WITH_EXAMPLES = [name for name in ["sim", *MODULES] if _has_examples(name)]
+
+
+def test_the_package_documents_itself_with_examples():
+    assert "sim" in WITH_EXAMPLES and len(WITH_EXAMPLES) >= 2
+
+
+@pytest.mark.parametrize("name", WITH_EXAMPLES)
 def test_docstring_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0, f"{name} shows examples that doctest never ran"
     assert result.failed == 0
 
 

@@ -35,7 +35,8 @@ def fonts_loaded(tmp_path):
 
 def qemu_pids(marker: str) -> list[int]:
     """QEMU processes whose command line mentions ``marker`` (a path unique to one test)."""
-    out = subprocess.run(["pgrep", "-f", f"qemu-system-x86_64.*{marker}"], capture_output=True, text=True)
+    out = subprocess.run(["pgrep", "-f", f"qemu-system-x86_64.*{marker}"], capture_output=True, text=True,
+                         timeout=60)
     return [int(p) for p in out.stdout.split()]
 
 

@@ -39,9 +39,11 @@ def test_build_contains_busybox_init_and_the_workload():
 @pytest.mark.busybox
 def test_gnu_cpio_lists_the_archive(tmp_path):
     raw = gzip.decompress(ir.build("true"))
-    names = subprocess.run(["cpio", "-it"], input=raw, capture_output=True, check=True).stdout.decode()
+    names = subprocess.run(["cpio", "-it"], input=raw, capture_output=True, check=True, timeout=60).stdout
+    names = names.decode()
     assert {"init", "bin/busybox", "workload.sh", "dev/console"} <= set(names.split())
-    listing = subprocess.run(["cpio", "-itv"], input=raw, capture_output=True, check=True).stdout.decode()
+    listing = subprocess.run(["cpio", "-itv"], input=raw, capture_output=True, check=True,
+                             timeout=60).stdout.decode()
     sh = next(line for line in listing.splitlines() if line.endswith(" bin/sh -> busybox"))
     console = next(line for line in listing.splitlines() if line.endswith(" dev/console"))
     assert sh.startswith("l") and console.startswith("c") and "5,   1" in console

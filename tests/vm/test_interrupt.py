@@ -26,14 +26,15 @@ def _start_boot(kernel: str, root) -> tuple[subprocess.Popen, int]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        kids = subprocess.run(["pgrep", "-P", str(proc.pid), "qemu-system"], capture_output=True, text=True)
+        kids = subprocess.run(["pgrep", "-P", str(proc.pid), "qemu-system"], capture_output=True, text=True,
+                              timeout=60)
         if kids.stdout.split():
             return proc, int(kids.stdout.split()[0])
         if proc.poll() is not None:
             break
         time.sleep(0.05)
     proc.kill()
-    proc.wait()
+    proc.wait(timeout=30)
     raise AssertionError(f"no qemu appeared: {proc.stderr.read().decode()[-300:]}")
 
 
@@ -52,7 +53,7 @@ def test_ctrl_c_ends_the_boot_with_130_and_kills_qemu(guest_kernel, vmvc_root, n
 def test_even_sigkill_of_vmvc_takes_qemu_down(guest_kernel, vmvc_root, no_leaks):
     proc, qemu_pid = _start_boot(guest_kernel.path, vmvc_root)
     proc.kill()                      # no finally blocks run: PR_SET_PDEATHSIG must do the work
-    proc.wait()
+    proc.wait(timeout=30)
     proc.stderr.close()
     deadline = time.monotonic() + 5
     while alive(qemu_pid) and time.monotonic() < deadline:

@@ -19,14 +19,13 @@ import io
 import json
 import os
 import posixpath
-import shutil
 import tarfile
 import tempfile
 import time
 
 from runtime.errors import VmvcError
 from runtime.images import layers as layerlib
-from runtime.images import reference
+from runtime.images import limits, reference
 from runtime.images.store import MEDIA_MANIFEST, Image, ImageStore
 
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -177,15 +176,21 @@ def _seekable(store: ImageStore, src):
     with contextlib.ExitStack() as stack:
         if f is not src:
             stack.enter_context(f)
-        plain = layerlib.decompressed(f)
-        if plain is f and isinstance(src, (str, os.PathLike)):
+        raw, meter = limits.metered(f)
+        plain = layerlib.decompressed(raw)
+        if plain is raw and isinstance(src, (str, os.PathLike)):
             yield str(src)
             return
+        budget = limits.Budget(store.tmp, meter)
         fd, tmp = tempfile.mkstemp(prefix=f"vmvc-load-{os.getpid()}-", dir=store.tmp)
         try:
             with os.fdopen(fd, "wb") as out:
+                written = 0
                 try:
-                    shutil.copyfileobj(plain, out, layerlib.CHUNK)
+                    while chunk := plain.read(layerlib.CHUNK):
+                        out.write(chunk)
+                        written += len(chunk)
+                        budget.charge(written)
                 except layerlib.DECOMPRESS_ERRORS as e:
                     raise layerlib.bad_input(e, "not a valid compressed archive") from None
             yield tmp

@@ -35,6 +35,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from runtime.errors import VmvcError
+from runtime.images import limits
 
 CHUNK = 1 << 20
 MAX_HEADER_BYTES = 1 << 20  # a pax or GNU long-name header bigger than this is an attack, not a name
@@ -129,8 +130,8 @@ class _Pipeline:
     To tarfile it is a forward-only seekable file, so skipping file data costs no copying.
     """
 
-    def __init__(self, src, sink, out) -> None:
-        self.src, self.out = src, out
+    def __init__(self, src, sink, out, budget=None) -> None:
+        self.src, self.out, self.budget = src, out, budget
         self.keeper = _Keeper(sink)
         self.size = 0                 # bytes read from src so far
         self.chunk, self.chunk_at = b"", 0   # current chunk and its stream offset
@@ -150,6 +151,8 @@ class _Pipeline:
             self.pending.append((self.size, data))
         self.chunk, self.chunk_at = data, self.size
         self.size += len(data)
+        if self.budget is not None:
+            self.budget.charge(self.size)  # a bomb or a full disk stops here (runtime.images.limits)
         return True
 
     def read(self, n: int = -1) -> bytes:
@@ -410,7 +413,10 @@ def ingest(src, blob_path: str | None, dest: str | None, trusted: bool = False) 
                                    stderr=subprocess.PIPE)
             with contextlib.suppress(OSError):
                 fcntl.fcntl(tar.stdin.fileno(), F_SETPIPE_SZ, CHUNK)
-        pipe = _Pipeline(decompressed(src), sink, tar.stdin if tar else None)
+        raw, meter = limits.metered(src)
+        where = os.path.dirname(blob_path or dest or "") or None
+        budget = limits.Budget(where, meter)
+        pipe = _Pipeline(decompressed(raw), sink, tar.stdin if tar else None, budget)
         checker = _Checker(trusted)
         try:
             with tarfile.open(fileobj=pipe, mode="r:", tarinfo=LimitedTarInfo) as tf:

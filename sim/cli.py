@@ -20,7 +20,7 @@ EXAMPLES = """examples:
   vmvc sim sweep storm --profile tcg-this-kind,crun --n 1,2,4,8,16 --seeds 5
   vmvc sim profiles
   vmvc sim calibrate records.json --prior tcg-this-kind --save
-  vmvc sim validate records.json --profile this-host"""
+  vmvc sim validate records.json --profile tcg-this-kind"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,7 +69,14 @@ def _common(p: argparse.ArgumentParser, many_profiles: bool = True) -> None:
     p.add_argument(
         "--plot", action="store_true", help="save PNG plots (into --out, else the current directory)"
     )
-    h = p.add_argument_group("host")
+    h = p.add_argument_group("host (every profile of one comparison runs on the same host)")
+    h.add_argument(
+        "--host",
+        metavar="SPEC",
+        default="this",
+        help="'this' (default: this machine's cores and memory), 'profile' (each profile's own reference "
+        "host), or cores=N,memory=SIZE,disk=MIB_S",
+    )
     h.add_argument("--cores", type=_count)
     h.add_argument("--memory-mib", type=_positive)
     h.add_argument("--disk-mib-s", type=_positive)
@@ -126,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kind", choices=("vm", "container"))
     s.add_argument("--n", default=None, help="comma-separated instance counts")
     s.add_argument("--seeds", type=_count, default=1, help="seeds 0..K-1 per point")
+    s.add_argument("--host", metavar="SPEC", default="this",
+                   help="every run's one host: 'this' machine (default), 'profile' or cores=N,memory=SIZE")
     s.add_argument(
         "--set",
         action="append",

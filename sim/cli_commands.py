@@ -51,12 +51,27 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
 
 
 def _host(args) -> dict:
-    out = {}
+    """The one host every profile of this command runs on: this machine unless ``--host`` describes
+    another (or says ``profile``: each profile's reference host); ``--cores`` and co. override."""
+    from sim.api import parse_host, this_machine
+
+    spec = getattr(args, "host", "profile")
+    out = {} if spec == "profile" else this_machine() if spec == "this" else parse_host(spec)
     for key in ("cores", "memory_mib", "disk_mib_s", "cpu_model", "admission"):
         value = getattr(args, key, None)
         if value is not None:
             out[key] = value
     return out
+
+
+def _host_title(args) -> str:
+    from sim.api import describe_host
+
+    spec = getattr(args, "host", "profile")
+    if spec == "profile":
+        return "each profile on its own reference host"
+    where = "this machine" if spec == "this" else "the host you described"
+    return f"all on one host: {describe_host(_host(args))} ({where})"
 
 
 def _scenario_params(args) -> dict:
@@ -117,7 +132,7 @@ def scenario(args) -> int:
         json.dump(data[0] if len(data) == 1 else data, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    _print(args.command, results)
+    _print(args.command, results, _host_title(args))
     return 0
 
 
@@ -167,7 +182,7 @@ def _fit_cell(r, s) -> str:
 # command -> (title, [(column, cell(result, summary) -> str)])
 COLUMNS = {
     "storm": (
-        "boot storm (each profile on its own reference host unless --cores/--memory-mib are given)",
+        "boot storm",
         [
             ("profile", lambda r, s: r.profile),
             ("kind", lambda r, s: r.kind),
@@ -221,11 +236,12 @@ COLUMNS = {
 }
 
 
-def _print(command: str, results) -> None:
+def _print(command: str, results, host: str = "") -> None:
     if command == "start":
         _print_start(results)
         return
     title, columns = COLUMNS[command]
+    title = f"{title} — {host}" if host else title
     rows = []
     for r in results:
         s = r.summary()
@@ -259,6 +275,8 @@ def sweep(args) -> int:
         if not eq or not key:
             raise SimError(f"--set takes KEY=V1,V2, got {item!r}")
         axes[key.replace("-", "_")] = [_value(v) for v in values.split(",")]
+    for key, value in _host(args).items():
+        axes.setdefault(key, value)  # one host for every run (a --set of a host knob sweeps it instead)
     axes["seed"] = list(range(args.seeds))
     specs = grid(args.scenario, **axes)
     from sim.api import run
@@ -291,7 +309,7 @@ def sweep(args) -> int:
         print(f"plot: {path}", file=sys.stderr)
     workers = len({r["worker_pid"] for r in rows})
     _table(
-        f"sweep: {args.scenario}, {len(specs)} runs on {workers} worker(s)",
+        f"sweep: {args.scenario}, {len(specs)} runs on {workers} worker(s) — {_host_title(args)}",
         [*(keys or ["points"]), "runs", "ready median (mean of runs)", "all ready (mean)"],
         [
             [
@@ -372,8 +390,8 @@ def profiles(args) -> int:
 
 def calibrate(args) -> int:
     from sim.calibrate import profile_from_records
-    from sim.cli import load_records
     from sim.profiles import save_profile
+    from sim.cli import load_records
     from sim.validate import validate as check
 
     records = load_records(args.records)

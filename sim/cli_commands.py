@@ -390,8 +390,8 @@ def profiles(args) -> int:
 
 def calibrate(args) -> int:
     from sim.calibrate import profile_from_records
-    from sim.profiles import save_profile
     from sim.cli import load_records
+    from sim.profiles import save_profile
     from sim.validate import validate as check
 
     records = load_records(args.records)

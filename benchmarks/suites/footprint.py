@@ -406,7 +406,10 @@ def chart(res: Results, ax) -> None:
         )
         if pts:
             ax.plot(*zip(*pts, strict=True), style, color=colour, label=label)
+    from matplotlib.ticker import ScalarFormatter
+
     ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.set_yscale("log")
     ax.set_xlabel("instances (N)")
     ax.set_ylabel("MiB on the host")

@@ -6,9 +6,9 @@ What runs:
   once (a private ``$VMVC_ROOT``, spawner warmed first), as N users typing ``docker run`` together: each
   pays its CLI process and the engine's start; the instance is *ready* when its workload's line reaches
   the host;
-* **VMs**: N = 1, 2, 4 QEMU guests (``-M microvm``, 256 MiB, the busybox initramfs, the accelerator the
-  doctor picks: TCG emulation on a host without VT-x/AMD-V) spawned at once; *ready* when the guest's
-  ``/init`` reports the workload done (``mark:workload-done``).
+* **VMs**: N = 1, 2 (quick) or 1, 2, 4 (full) QEMU guests (``-M microvm``, 256 MiB, the busybox
+  initramfs, the accelerator the doctor picks: TCG emulation on a host without VT-x/AMD-V) spawned at
+  once; *ready* when the guest's ``/init`` reports the workload done (``mark:workload-done``).
 
 Every storm becomes a record in the model's format (``docs/records.md``): a ``storm`` record with each
 instance's ready time, and for single starts (N = 1) one ``stage`` record per boot phase with the CPU
@@ -16,9 +16,9 @@ seconds QEMU used in it (sampled as each console line arrived), or one ``run`` s
 (the client's CPU plus the spawner's). Then:
 
 * a ``this-host`` profile is fitted (:mod:`sim.calibrate`) on the single starts and the storms of
-  N ∈ {1, 4, 16} containers and N ∈ {1, 4} VMs, and **validated on the held-out storms** (N ∈ {2, 8}
-  containers, N = 2 VMs): MAPE per kind against the 15 % target; when it is above, the notes say where
-  the model goes wrong;
+  N ∈ {1, 4, 16} containers and N ∈ {1, 4} VMs (quick: N = 1 only, the single boots), and **validated
+  on the held-out storms** (N ∈ {2, 8} containers, N = 2 VMs): MAPE per kind against the 15 % target;
+  when it is above, the notes say where the model goes wrong;
 * the profile is saved as ``this-host`` in the user's profile directory (``vmvc sim ... --profile
   this-host``), and the records are kept in the results (``vmvc sim calibrate results.json`` refits);
 * claim C10: the model's scale-out scenario (:mod:`sim.scenarios.scaleout`) with this host's calibrated
@@ -184,7 +184,11 @@ def run(ctx: SuiteContext) -> None:
         f"VMs: QEMU -M microvm, 256 MiB, busybox initramfs, accelerator {decision.accel} "
         f"({decision.reason}). Containers: `vmvc run --rm busybox` as separate client processes."
     )
-    fit_and_validate(ctx, records, p["seeds"])
+    data = fit_and_validate(ctx, records, p["seeds"])
+    if data is not None:
+        from sim.profiles import save_profile
+
+        ctx.note(f"profile saved: {save_profile(data)} (vmvc sim storm --profile this-host)")
     advance(method="model")
 
 
@@ -255,7 +259,7 @@ def fit_and_validate(ctx: SuiteContext, records: list[dict], seeds: int = 3) -> 
                 f"MAPE {mape:.1%}, {verdict} the {TARGET_MAPE:.0%} target."
             )
             if mape > TARGET_MAPE:
-                ctx.note(diagnose(kind, v.rows, data))
+                ctx.note(diagnose(kind, v.rows, data, records))
     ns = {
         k: sorted({r["n"] for r in records if r.get("type") == "storm" and r.get("kind") == k}) for k in kinds
     }
@@ -268,21 +272,37 @@ def fit_and_validate(ctx: SuiteContext, records: list[dict], seeds: int = 3) -> 
     return data
 
 
-def diagnose(kind: str, rows: list[dict], data: dict) -> str:
+def diagnose(kind: str, rows: list[dict], data: dict, records: list[dict]) -> str:
     """Which way, and in which stage, the model misses (for the notes when MAPE is above target)."""
     mine = [r for r in rows if r["kind"] == kind]
     bias = statistics.fmean(r["predicted"] / r["measured"] - 1 for r in mine)
     stages = data["instances"][kind]["stages"]
     big = max(stages, key=lambda s: s["cpu_ms"] + s["delay_ms"])
     cpu_share = big["cpu_ms"] / max(1e-9, big["cpu_ms"] + big["delay_ms"])
-    direction = "slower" if bias > 0 else "faster"
-    return (
-        f"model notes ({kind}): it predicts the held-out storms {abs(bias):.0%} {direction} than measured "
-        f"on average; its largest stage is '{big['name']}' ({big['cpu_ms'] + big['delay_ms']:.0f} ms, "
-        f"{cpu_share:.0%} CPU), so that stage's CPU share under contention is what it gets wrong "
-        f"(processor sharing on {data['host'].get('effective_cores') or data['host']['cores']} cores "
-        f"vs what this host gave the storm)."
+    cores = data["host"].get("effective_cores") or data["host"]["cores"]
+    text = (
+        f"model notes ({kind}): it predicts the held-out storms {abs(bias):.0%} "
+        f"{'slower' if bias > 0 else 'faster'} than measured on average. Its largest stage, "
+        f"'{big['name']}' ({big['cpu_ms'] + big['delay_ms']:.0f} ms), is {cpu_share:.0%} CPU in the fit, and "
+        f"how that stage shares {cores:g} cores in a storm is what the prediction rests on"
     )
+    means: dict[int, list[float]] = {}
+    for r in records:
+        if r.get("type") == "storm" and r.get("kind") == kind:
+            means.setdefault(r["n"], []).append(statistics.fmean(r["ready_s"]))
+    by_n = sorted((n, statistics.median(v)) for n, v in means.items())
+    if any(later < earlier for (_, earlier), (_, later) in zip(by_n, by_n[1:], strict=False)):
+        text += (
+            "; but the measured storms are not monotonic in N (a larger storm was ready sooner than a "
+            "smaller one), so other work on this host moved them more than their own contention did: "
+            "more rounds (--full) or a quieter host are needed, not another model"
+        )
+    elif cpu_share < 0.5:
+        text += (
+            f"; a single start got only {cpu_share:.0%} of a core there, so the host was busy with other "
+            "work, which varies from storm to storm"
+        )
+    return text + "."
 
 
 def scaleout(ctx: SuiteContext, data: dict) -> None:
@@ -403,7 +423,10 @@ def chart(res: Results, ax) -> None:
         )
         if pred:
             ax.plot(*zip(*pred, strict=True), "--", color=colour, label=f"{kind}: model (this-host)")
+    from matplotlib.ticker import ScalarFormatter
+
     ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.set_yscale("log")
     ax.set_xlabel("instances started at once (N); circled: held out of the fit")
     ax.set_ylabel("mean time to a running workload (s)")

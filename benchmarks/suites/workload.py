@@ -62,7 +62,8 @@ FIO_BINDS = ["-v", "/usr:/usr:ro", "-v", "/lib:/lib:ro", "-v", "/lib64:/lib64:ro
 def plan(quick: bool) -> dict:
     if quick:
         return {
-            "rounds": 2,
+            "rounds": 5,
+            "fio_rounds": 2,
             "vm_rounds": 1,
             "cpu": 30000,
             "mem": 8,
@@ -198,7 +199,7 @@ def run(ctx: SuiteContext) -> None:
                     if method == "container":
                         argv = [*run_ct, "busybox", "sh", "-c", script(**sizes)]
                     got = rates(run_process(argv, env), sizes)
-                    for test in ("seq_read", "rand_read") if r >= 0 else ():  # fio needs no warm-up
+                    for test in ("seq_read", "rand_read") if 0 <= r < p["fio_rounds"] else ():
                         if method == "native":
                             got[test] = fio_result(run_process(fio_args(fio_path, test, p)), test)
                             os.unlink(fio_path)

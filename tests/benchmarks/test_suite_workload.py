@@ -10,7 +10,16 @@ from benchmarks.suites import workload
 from runtime.vm.timeline import Line
 from tests.benchmarks.test_suite_storm import real
 
-TINY = {"rounds": 1, "vm_rounds": 1, "cpu": 2000, "mem": 1, "syscall": 20000, "fio_s": 1, "fio_mib": 4}
+TINY = {
+    "rounds": 1,
+    "fio_rounds": 1,
+    "vm_rounds": 1,
+    "cpu": 2000,
+    "mem": 1,
+    "syscall": 20000,
+    "fio_s": 1,
+    "fio_mib": 4,
+}
 
 
 @real

@@ -69,7 +69,7 @@ class Rule(tuple):
 
 
 def action_value(name, errno_ret, where: str) -> int:
-    if name not in ACTIONS:
+    if not isinstance(name, str) or name not in ACTIONS:
         raise ProfileError(f"seccomp profile: {where}: unknown or unsupported action {name!r}")
     value = ACTIONS[name]
     if name in ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE"):

@@ -445,7 +445,7 @@ def boot_debian(args, machines: list[str]) -> int:
         on_line = (lambda ln: print(f"{ln.t:8.3f}  {ln.text}", file=sys.stderr)) if args.console else None
         t = time.perf_counter()
         with _BuildProgress(quiet=args.json or args.console) as progress:
-            img, built = build.build(rec, progress=progress)
+            img, built = build.build(rec, progress=progress, needs=debian_boot.BOOT_FILES)
         prepared = time.perf_counter() - t
         with _status(f"booting Debian on {machine}", quiet=args.json or args.console):
             report = debian_boot.boot(machine, args.memory or 512, args.cpus, args.accel, args.disk, rec,

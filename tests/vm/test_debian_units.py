@@ -116,3 +116,10 @@ def test_the_report_unit_marks_after_multi_user_and_powers_off_only_when_asked()
     assert "Type=simple" in unit           # its job completes at start: the boot can finish
     assert f"grep -qw '{recipe.POWEROFF_FLAG}' /proc/cmdline" in script
     assert "systemctl is-system-running --wait" in script
+
+
+def test_a_marker_behind_a_redrawn_status_line_is_still_found():
+    mixed = lines()
+    mixed[13] = Line(13.0, "[  ***] A start job is running for foo (3s / 1min 30s)VMVC-MARK multi-user 11.02")
+    timeline, _ = phases.build(mixed, 15.0, 15.0)
+    assert timeline.event("mark:multi-user").t == 13.0

@@ -28,6 +28,7 @@ from runtime.vm.debian import image as cache
 from runtime.vm.kernel import Kernel
 
 APPEND = f"root=/dev/vda rw {recipe.POWEROFF_FLAG}"
+BOOT_FILES = ("base.qcow2", "vmlinuz", "initrd.img")     # what a boot reads (the tarball is for containers)
 
 
 @dataclass
@@ -69,7 +70,7 @@ def boot(machine: str = "q35", memory_mb: int = 512, cpus: int = 1, accel: str =
     built = False
     if img is None:
         t = time.perf_counter()
-        img, built = build.build(rec, cache, progress=progress or build._quiet)   # verifies a cached one
+        img, built = build.build(rec, cache, progress=progress or build._quiet, needs=BOOT_FILES)
         prep["image_build" if built else "image_verify"] = time.perf_counter() - t
     t = time.perf_counter()
     decision = accel_mod.decide(accel, probe) if probe else accel_mod.decide(accel)

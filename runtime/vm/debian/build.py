@@ -176,9 +176,9 @@ def allocated(path: str) -> int:
     return os.stat(path).st_blocks * 512
 
 
-def build(recipe: Recipe, cache_root: str | None = None, force: bool = False,
-          progress: Progress = _quiet) -> tuple[cache.Image, bool]:
-    """The image of ``recipe``: from the cache when it is there and verifies, else built now.
+def build(recipe: Recipe, cache_root: str | None = None, force: bool = False, progress: Progress = _quiet,
+          needs: tuple[str, ...] = cache.FILES) -> tuple[cache.Image, bool]:
+    """The image of ``recipe``: from the cache when it is there and ``needs`` verify, else built now.
 
     Returns the image and whether it was built by this call. A cached entry that fails its hash
     check is removed and rebuilt (the reason is passed to ``progress``).
@@ -189,7 +189,7 @@ def build(recipe: Recipe, cache_root: str | None = None, force: bool = False,
     if existing is not None and not force:
         try:
             progress("verify", f"cached image {key}")
-            return cache.verify(existing), False
+            return cache.verify(existing, needs), False
         except cache.Corrupted as e:
             progress("verify", f"{e}: rebuilding")
     check_tools()

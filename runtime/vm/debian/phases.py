@@ -127,8 +127,19 @@ def label(prev: tl.Event, cur: tl.Event) -> str:
     return tl.label(prev, cur)
 
 
+def own_lines(lines: list[tl.Line]) -> list[tl.Line]:
+    """vmvc's lines can share a console line with a status message systemd redrew with ``\r``: cut
+    whatever precedes ``VMVC-``, so every marker starts its line."""
+    out = []
+    for ln in lines:
+        cut = ln.text.find("VMVC-")
+        out.append(tl.Line(ln.t, ln.text[cut:]) if cut > 0 else ln)
+    return out
+
+
 def build(lines: list[tl.Line], exit_t: float, wall: float, **extra) -> tuple[tl.Timeline, SystemdReport]:
     """The Debian timeline (consecutive phases, summing to the wall time) and systemd's own report."""
+    lines = own_lines(lines)
     report = systemd_report(lines)
     evts = events(lines, exit_t, report)
     phases = [tl.Phase(label(a, b), a.t, b.t, a.name, b.name, b.source, b.guest)

@@ -43,17 +43,22 @@ say() {{ printf '%s\\n' "$*" > /dev/console; }}
 say "{MARK} multi-user $(cut -d' ' -f1 /proc/uptime)"
 systemctl is-system-running --wait >/dev/null 2>&1
 say "{MARK} boot-finished $(cut -d' ' -f1 /proc/uptime)"
+say "{DATA} os $(. /etc/os-release; echo "$PRETTY_NAME")"
 systemd-analyze time 2>&1 | head -n 3 | while IFS= read -r l; do say "{DATA} time $l"; done
+# one systemctl call each (every call costs seconds under emulation)
+systemctl show -p KernelTimestampMonotonic -p InitRDTimestampMonotonic -p UserspaceTimestampMonotonic \\
+    -p FinishTimestampMonotonic | while IFS== read -r k v; do say "{DATA} manager $k $v"; done
+targets="sysinit.target basic.target multi-user.target"
+{{ systemctl show -p Id -p ActiveEnterTimestampMonotonic $targets; echo; }} |
+  while IFS== read -r k v; do
+    case "$k" in
+      Id) id=$v ;;
+      ActiveEnterTimestampMonotonic) at=$v ;;
+      "") [ -n "$id" ] && say "{DATA} unit $id $at"; id= ; at= ;;
+    esac
+  done
 systemd-analyze blame --no-pager 2>&1 | head -n {BLAME_LINES} |
   while IFS= read -r l; do say "{DATA} blame $l"; done
-for p in KernelTimestampMonotonic InitRDTimestampMonotonic UserspaceTimestampMonotonic \\
-         FinishTimestampMonotonic; do
-  say "{DATA} manager $p $(systemctl show -P $p)"
-done
-for t in sysinit.target basic.target multi-user.target; do
-  say "{DATA} unit $t $(systemctl show -P ActiveEnterTimestampMonotonic $t)"
-done
-say "{DATA} os $(. /etc/os-release; echo "$PRETTY_NAME")"
 say "{MARK} report $(cut -d' ' -f1 /proc/uptime)"
 if grep -qw '{POWEROFF_FLAG}' /proc/cmdline; then sync; systemctl poweroff --force --force; fi
 """

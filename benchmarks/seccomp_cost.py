@@ -10,6 +10,8 @@ a shared, noisy host, so this harness times the parts the filter adds, each in i
 * ``syscall_ns`` -- the extra time of one cheap system call (``getppid``) under the filter, against
   the same loop in an unfiltered child; a process that makes no system calls (an idle container)
   pays nothing, and no process is added per container;
+* ``kernel_kb`` -- the kernel memory one installed filter holds (``VmallocUsed`` grown by 50 stacked
+  installs, divided by 50): what an idle container keeps for its filter, shared by all its processes;
 * ``start_ms`` (``--starts N``) -- whole ``Engine.run`` starts of ``busybox /bin/true --rm``, default
   filter against ``--security-opt seccomp=unconfined``, interleaved in one engine: the same code path
   but for the filter, so the difference of the medians is what the filter adds to a start.
@@ -76,6 +78,17 @@ def measure(runs: int = 41, calls: int = 200_000) -> dict:
             return 1e9 * (time.perf_counter() - t) / calls
         return body
 
+    def vmalloc_kb() -> int:
+        with open("/proc/meminfo") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmallocUsed:"))
+
+    def kernel_kb() -> float:
+        sys_.prctl(PR_SET_NO_NEW_PRIVS, 1)
+        before = vmalloc_kb()
+        for _ in range(50):  # well under the kernel's 32768-instruction limit for stacked filters
+            sys_.seccomp(prog)
+        return (vmalloc_kb() - before) / 50
+
     install_us = [_in_child(install) for _ in range(runs)]
     plain, filtered = [], []
     for _ in range(max(5, runs // 4)):  # interleaved, so host noise hits both alike
@@ -89,6 +102,7 @@ def measure(runs: int = 41, calls: int = 200_000) -> dict:
                        "p90": sorted(install_us)[int(0.9 * (len(install_us) - 1))]},
         "syscall_ns": {"plain": statistics.median(plain), "filtered": statistics.median(filtered),
                        "added": statistics.median(filtered) - statistics.median(plain)},
+        "kernel_kb": statistics.median(_in_child(kernel_kb) for _ in range(3)),
         "loadavg_1m": os.getloadavg()[0],
     }
 
@@ -127,6 +141,7 @@ def report(result: dict) -> str:
         f"{i['p90']:.1f} p90",
         f"  getppid()                    {s['plain']:8.1f} ns plain, {s['filtered']:.1f} ns filtered "
         f"({s['added']:+.1f} ns per call)",
+        f"  kernel memory per container  {result['kernel_kb']:8.1f} kB (vmalloc; no process, no CPU idle)",
     ] + ([] if "start_ms" not in result else [
         f"  Engine.run start             {result['start_ms']['median']['default']:8.2f} ms with the filter, "
         f"{result['start_ms']['median']['unconfined']:.2f} ms unconfined "

@@ -34,3 +34,4 @@ def test_the_cost_benchmark_runs_and_reports_each_part(tmp_path):
     assert result["instructions"] < 400
     assert result["install_us"]["median"] > 0 and result["compile_ms"] > 0
     assert set(result["syscall_ns"]) == {"plain", "filtered", "added"}
+    assert 0 <= result["kernel_kb"] < 64

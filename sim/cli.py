@@ -189,15 +189,3 @@ def main(argv: list[str]) -> int:
     except OSError as e:  # --out not writable, disk full: say which file, no traceback
         print(f"{PROG}: {e.filename or ''}: {e.strerror or e}".replace(": : ", ": "), file=sys.stderr)
         return 1
-
-
-def load_records(path: Path) -> list[dict]:
-    """A records file: a JSON list, one record, ``{"records": [...]}`` or ``vmvc vm boot --json`` output
-    (see :mod:`sim.records`)."""
-    from sim.profiles import read_json
-    from sim.records import normalise
-
-    try:
-        return normalise(read_json(path))
-    except SimError as e:
-        raise SimError(f"{path}: {e}") from None

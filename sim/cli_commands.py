@@ -390,8 +390,8 @@ def profiles(args) -> int:
 
 def calibrate(args) -> int:
     from sim.calibrate import profile_from_records
-    from sim.cli import load_records
     from sim.profiles import save_profile
+    from sim.records import load as load_records
     from sim.validate import validate as check
 
     records = load_records(args.records)
@@ -423,7 +423,7 @@ def calibrate(args) -> int:
 
 
 def validate(args) -> int:
-    from sim.cli import load_records
+    from sim.records import load as load_records
     from sim.validate import validate as check
 
     v = check(args.profile, load_records(args.records), seeds=args.seeds)

@@ -15,8 +15,8 @@ stretches under contention; the numbers and the sources they come from live in t
 
 Search path: ``$VMVC_SIM_PROFILES`` (colon separated), then the user's directory
 (:func:`user_dir`, where the benchmark CLI saves ``this-host``), then the profiles shipped in
-``sim/profiles/``. :func:`from_measurements` turns benchmark records into a profile (calibrated, see
-:mod:`sim.calibrate`) and :func:`save_profile` writes it.
+``sim/profiles/``. :func:`sim.calibrate.profile_from_records` turns benchmark records into a profile
+(calibrate builds on this module, never the reverse) and :func:`save_profile` writes it.
 
 File format (units are in the key names; every key but ``name`` and ``stages`` has a default)::
 
@@ -425,12 +425,3 @@ def save_profile(profile: Profile | dict, directory: str | os.PathLike | None = 
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
     return path
-
-
-def from_measurements(
-    records: list[dict], name: str = "this-host", prior: str | Profile | None = None
-) -> dict:
-    """A calibrated profile dict from benchmark records (see :mod:`sim.calibrate` for the schema)."""
-    from sim.calibrate import profile_from_records
-
-    return profile_from_records(records, name=name, prior=prior)

@@ -106,6 +106,16 @@ def normalise(data) -> list[dict]:
     return out
 
 
+def load(path) -> list[dict]:
+    """A records file in any accepted shape (see the module docstring) → a flat list of records."""
+    from sim.profiles import read_json
+
+    try:
+        return normalise(read_json(path))
+    except SimError as e:
+        raise SimError(f"{path}: {e}") from None
+
+
 def split(records: list[dict], held_out: dict[str, set[int]]) -> tuple[list[dict], list[dict]]:
     """(fit, held-out): storms whose ``n`` is in ``held_out[kind]`` go to the second list; every other
     record (host, stages, the remaining storms) to the first."""

@@ -11,10 +11,14 @@ import io
 import shutil
 import subprocess
 import tarfile
+from typing import TYPE_CHECKING
 
 from runtime.errors import VmvcError
 from runtime.images import hello
-from runtime.images.store import DEFAULT_PATH, Image, ImageStore
+from runtime.images.config import DEFAULT_PATH
+
+if TYPE_CHECKING:  # the store imports this module (built-ins are made on first use), never the reverse
+    from runtime.images.store import Image, ImageStore
 
 CREATED = "2026-01-01T00:00:00Z"
 MTIME = 1767225600  # CREATED as a Unix time

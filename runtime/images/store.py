@@ -36,11 +36,11 @@ from pathlib import Path
 from runtime.errors import Conflict, NotFound, VmvcError
 from runtime.images import integrity, reference, tarsplit
 from runtime.images import layers as layerlib
+from runtime.images.config import DEFAULT_PATH  # also importable from here, as before
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
 MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
-DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _HEX = re.compile(r"^[0-9a-f]{1,64}$")
 
 

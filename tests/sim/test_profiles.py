@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from sim import SimError
-from sim.profiles import MIB, available, from_measurements, load, parse, save_profile, to_dict, user_dir
+from sim.calibrate import profile_from_records
+from sim.profiles import MIB, available, load, parse, save_profile, to_dict, user_dir
 
 DATA = Path(__file__).with_name("data")
 SHIPPED = {"kvm-typical", "microvm", "full-os-vm", "tcg-this-kind", "crun", "runc", "docker"}
@@ -101,9 +102,9 @@ def test_env_search_path_wins(tmp_path, monkeypatch):
     assert load("crun").title == "mine"
 
 
-def test_from_measurements_on_the_recorded_example():
+def test_a_profile_from_the_recorded_example():
     records = json.loads((DATA / "this-host-records.json").read_text())["records"]
-    prof = from_measurements(records)
+    prof = profile_from_records(records)
     p = parse(prof)
     assert p.name == "this-host" and set(p.kinds) == {"vm", "container"}
     assert p.host.cores == 2

@@ -35,7 +35,9 @@ def test_tcg_boot_reaches_the_workload_and_the_phases_add_up(machine, guest_kern
     if machine != "microvm":
         assert {"firmware", "loader", "setup"} <= set(names)   # SeaBIOS and the linuxboot ROM
     assert tl.monotonic() and not any(e.clamped for e in tl.events)
-    assert abs(tl.total - wall) <= 0.05 * wall                 # phases sum to the wall time within 5%
+    assert all(a.end == b.start for a, b in zip(tl.phases, tl.phases[1:], strict=False))  # no gap, no overlap
+    assert (tl.phases[0].begins, tl.phases[-1].ends) == ("spawn", "exit")  # from qemu's start to its exit
+    assert 0 < tl.total <= wall                                # inside the time measured around the launcher
     assert tl.workload_exit == 0 and result.returncode == 0
     assert tl.info == {"machine": machine, "accel": "tcg", "memory_mb": 256, "cpus": 1}
     assert 100 * 2**20 < tl.peak_rss < 1024 * 2**20 and 0 < tl.peak_pss <= tl.peak_rss
@@ -59,7 +61,8 @@ def test_the_same_workload_string_runs_as_a_container_would(guest_kernel):
     from runtime.vm.timeline import workload_output
 
     report = boot(WORKLOAD + "; exit 7", accel="tcg", kernel_path=guest_kernel.path)
-    host = subprocess.run([find_busybox(), "sh", "-c", WORKLOAD + "; exit 7"], capture_output=True, text=True)
+    host = subprocess.run([find_busybox(), "sh", "-c", WORKLOAD + "; exit 7"], capture_output=True, text=True,
+                          timeout=60)
     assert workload_output(report.console) == host.stdout.splitlines()
     assert report.timeline.workload_exit == host.returncode == 7
 
@@ -97,8 +100,8 @@ while :; do sleep 1; done
 def test_a_guest_that_never_powers_off_is_a_hang(guest_kernel, no_leaks):
     with initrd_file("true", init=HANGING_INIT) as (initrd, _):
         with pytest.raises(qemu.BootTimeout) as err:
-            qemu.run(_spec(guest_kernel.path, initrd), timeout=60, stall=2.0)
-        assert "guest hung: no console output for 2 s" in str(err.value)
+            qemu.run(_spec(guest_kernel.path, initrd), timeout=60, stall=5.0)  # boots stay below it
+        assert "guest hung: no console output for 5 s" in str(err.value)
         assert "last stage reached: mark:init" in str(err.value)
         assert qemu_pids(initrd) == []
 
@@ -129,7 +132,7 @@ def test_kvm_internal_error_is_caught_and_qemu_killed(no_leaks, tmp_path):
     with pytest.raises(qemu.KvmInternalError, match="Use --accel tcg") as err:
         qemu.run(_spec("/k", "/i"), qemu=str(fake), timeout=30)
     assert "QEMU killed" in str(err.value)
-    assert subprocess.run(["pgrep", "-f", str(fake)], capture_output=True).stdout == b""
+    assert subprocess.run(["pgrep", "-f", str(fake)], capture_output=True, timeout=120).stdout == b""
 
 
 def test_a_qemu_that_fails_to_start_says_why(no_leaks, tmp_path):
@@ -148,8 +151,8 @@ def test_microvm_under_tcg_gets_the_host_tsc_rate():
 
 
 def test_a_silent_workload_is_not_a_hang(guest_kernel, no_leaks):
-    with initrd_file("sleep 3; echo woke") as (initrd, _):
-        result = qemu.run(_spec(guest_kernel.path, initrd), stall=1.5)
+    with initrd_file("sleep 8; echo woke") as (initrd, _):  # silent for longer than the stall limit
+        result = qemu.run(_spec(guest_kernel.path, initrd), stall=5.0)  # a busy host's boot stays below it
     from runtime.vm.timeline import workload_output
 
     assert workload_output(result.lines) == ["woke"] and result.timeline.workload_exit == 0

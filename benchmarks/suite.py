@@ -152,6 +152,19 @@ class Results:
     def fact(self, suite: str, key: str, default=None):
         return self.facts.get(suite, {}).get(key, default)
 
+    def _repr_html_(self) -> str:
+        """A notebook's display (issue 11): the claims table, then every summary (median, IQR, n)."""
+        from sim.plots import html_table
+
+        claims = html_table(["claim", "measured here", "verdict", "published"],
+                            [[c.id, c.measured, c.verdict, c.published] for c in self.claims],
+                            caption="claims" + (" (partial run)" if self.partial else ""))
+        rows = [[s.suite, s.method, s.metric, ", ".join(f"{k}={v}" for k, v in s.labels.items()),
+                 f"{s.median:.4g} {s.unit}", f"{s.iqr:.3g}", s.n] for s in self.summaries()]
+        return claims + html_table(["suite", "method", "metric", "labels", "median", "IQR", "n"], rows,
+                                   caption="measurements")
+
+    # -- the file format ---------------------------------------------------------------------------
     # -- the file format ---------------------------------------------------------------------------
     def to_dict(self, samples_per_key: int | None = None) -> dict:
         """Everything, JSON-ready. ``samples_per_key`` keeps only that many samples per measurement

@@ -181,3 +181,26 @@ def sweep_curve(points: list[dict], ax=None):
     ax.legend(fontsize="small")
     ax.set_title("sweep")
     return fig
+
+
+def html_img(fig) -> str:
+    """A figure as an inline ``<img>`` (base64 PNG) for notebook ``_repr_html_``; the figure is closed."""
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}"/>'
+
+
+def html_table(columns: list[str], rows: list[list], caption: str = "") -> str:
+    """A plain HTML table (cells escaped) for notebook displays."""
+    from html import escape
+
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    cap = f"<caption>{escape(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -111,6 +111,27 @@ class Result:
             f"refused {len(self.refused)}, seed {self.seed}>"
         )
 
+    def _repr_html_(self) -> str:
+        """A notebook's display: the summary as a table, then the plot that fits the scenario."""
+        from sim import plots
+
+        s = self.summary()
+        ready = s["ready"]
+        rows = [
+            ["scenario", f"{self.scenario} (seed {self.seed})"],
+            ["profile", f"{self.profile} ({self.kind})"],
+            ["instances", f"{self.n} ({s['refused']} refused)"],
+            ["ready median / p95", f"{ready.get('median', NAN):.4g} s / {ready.get('p95', NAN):.4g} s"],
+            ["all ready", f"{s['makespan']:.4g} s"],
+            ["private memory each", f"{self.memory.get('private', 0) / 2**20:,.1f} MiB"],
+        ]
+        rows += [[f"stage {k}", f"median {v.get('median', NAN):.4g} s"] for k, v in s["stages"].items()]
+        try:
+            picture = plots.html_img(self.plot())
+        except Exception as e:  # a display must not fail because a plot did
+            picture = f"<p>(no plot: {type(e).__name__}: {e})</p>"
+        return plots.html_table(["", ""], rows, caption=repr(self)) + picture
+
     @property
     def n(self) -> int:
         return len(self.arrival)

@@ -45,6 +45,31 @@ class BootReport:
                 "workload": self.workload, "services": self.services, "initrd_bytes": self.initrd_bytes,
                 "prep_seconds": self.prep, "command": self.command, "timeline": self.timeline.to_dict()}
 
+    def _repr_html_(self) -> str:
+        """A notebook's display (issue 11): the phase table, then the timeline picture."""
+        import base64
+        import io
+        from html import escape
+
+        t = self.timeline
+        head = (f"{t.info.get('machine', '?')} under {self.decision.accel}, kernel {self.kernel.version}: "
+                f"{t.wall:.3f} s spawn to exit, QEMU peak RSS {t.peak_rss / 2**20:.0f} MiB")
+        rows = "".join(f"<tr><td>{escape(p.name)}</td><td>{p.start:.3f}</td><td>{p.seconds:.3f}</td></tr>"
+                       for p in t.phases)
+        table = (f"<table><caption>{escape(head)}</caption><thead><tr><th>phase</th><th>starts at (s)</th>"
+                 f"<th>takes (s)</th></tr></thead><tbody>{rows}</tbody></table>")
+        try:
+            import matplotlib.pyplot as plt
+
+            from runtime.vm import plot
+
+            fig = plot.figure({str(t.info.get("machine", "vm")): t})
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+            plt.close(fig)
+            return table + f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}"/>'
+        except Exception:  # a display must not fail because a plot did
+            return table
 
 TMP_PREFIX = "vmvc-initrd-"
 

@@ -37,6 +37,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -71,7 +72,12 @@ def _spawn_wait(argv: list[str], env: dict | None = None) -> float:
         t = time.perf_counter()
         quiet = [(os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
         pid = os.posix_spawn(argv[0], argv, env if env is not None else os.environ, file_actions=quiet)
-        _, status = os.waitpid(pid, 0)
+        try:
+            _, status = os.waitpid(pid, 0)
+        except BaseException:  # Ctrl-C: leave no child running
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise
         elapsed = time.perf_counter() - t
     finally:
         os.close(devnull)

@@ -2,9 +2,10 @@
 
 The VM side is QEMU's timeline (runtime/vm/timeline.py): QEMU start-up, firmware, kernel setup and
 decompression, the kernel's boot to /init, /init, the distro-like services, the workload, power-off. The
-container side uses the engine's own trace when it records one (a ``"Trace"`` list of ``[step, ms]`` in
-``Engine.inspect`` or on the run result); without it, the start is timed from outside as one bar (client
-call to exit). Evidence for claims C2 (steps a VM repeats) and C8 (no guest kernel to load).
+container side uses the engine's own trace when it records one (``RunResult.trace`` or
+``Engine.inspect(id)["Trace"]``: ``[[step, ms since the client's request], ...]``), turned into consecutive
+steps; without it, the start is timed from outside as one bar (client call to exit). Evidence for claims
+C2 (steps a VM repeats) and C8 (no guest kernel to load).
 """
 
 from __future__ import annotations
@@ -44,6 +45,21 @@ def _trace(engine, result) -> list | None:
         return None
 
 
+def segments(trace: list, total_ms: float) -> list[tuple[str, float]]:
+    """The engine's trace (``[[step, ms since the client's request], ...]``, in step order) as consecutive
+    phases: each step's phase is the time since the step before it; what follows the last step until the
+    client call returned is "reply to the client"."""
+    out, last = [], 0.0
+    for step, at in trace:
+        at = float(at)
+        if at > 0 or out:
+            out.append((str(step), max(0.0, at - last)))
+        last = max(last, at)
+    if total_ms > last:
+        out.append(("reply to the client", total_ms - last))
+    return out
+
+
 def _container(ctx: SuiteContext, rounds: int) -> None:
     from runtime.containers import Engine, Spec
 
@@ -63,9 +79,9 @@ def _container(ctx: SuiteContext, rounds: int) -> None:
             if trace:
                 traced = True
                 order = []
-                for step, step_ms in trace:
-                    ctx.sample(CONTAINER, "phase", float(step_ms), round=r, phase=str(step))
-                    order.append(str(step))
+                for step, step_ms in segments(trace, ms):
+                    ctx.sample(CONTAINER, "phase", step_ms, round=r, phase=step)
+                    order.append(step)
                 ctx.fact(f"order:{CONTAINER}", order)
             else:
                 ctx.sample(CONTAINER, "phase", ms, round=r, phase=OUTSIDE)
@@ -159,14 +175,17 @@ def claims(res: Results) -> list[ClaimRow]:
 
 
 def chart(res: Results, ax) -> None:
+    import matplotlib
+
     from runtime.vm.plot import group
 
     methods = _methods(res)
     seen = set()
+    steps = matplotlib.colormaps["tab20"]
     for y, method in enumerate(methods):
         left = 0.0
-        for name, ms in _stack(res, method):
-            legend, colour = group(name) if method != CONTAINER else (name, "#1565c0")
+        for i, (name, ms) in enumerate(_stack(res, method)):
+            legend, colour = group(name) if method != CONTAINER else (f"container: {name}", steps(i % 20))
             ax.barh(y, ms / 1000, left=left, color=colour, edgecolor="white", linewidth=0.3,
                     label=None if legend in seen else legend)
             seen.add(legend)

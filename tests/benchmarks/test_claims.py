@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from benchmarks import claims
-from benchmarks.suite import ClaimRow
-from benchmarks.suites import startup
+from benchmarks.suite import ClaimRow, Results, Sample
+from benchmarks.suites import phases, startup
 from tests.benchmarks.results_fixtures import startup as startup_results
 
 
@@ -73,3 +73,29 @@ def test_recorded_results_give_a_verdict_for_every_claim():
     assert [r.id for r in table][:13] == [f"C{i}" for i in range(1, 14)]
     for r in table:
         assert r.verdict != "not measured here" or r.reason, r
+
+
+def phases_results(accel: str, kernel_ms: float) -> Results:
+    vm = f"VM microvm ({accel})"
+    stack = [("qemu start-up + firmware", 100.0), ("kernel setup + decompression", kernel_ms / 2),
+             ("kernel boot to /init", kernel_ms / 2), ("/init: mounts", 50.0), ("workload start", 1.0)]
+    samples = [Sample("phases", vm, "phase", ms, labels={"phase": name}) for name, ms in stack]
+    samples += [Sample("phases", vm, "total", sum(ms for _, ms in stack)),
+                Sample("phases", vm, "kernel", kernel_ms), Sample("phases", vm, "to_workload", 1000.0),
+                Sample("phases", phases.CONTAINER, "total", 6.0),
+                Sample("phases", phases.CONTAINER, "phase", 6.0, labels={"phase": phases.OUTSIDE})]
+    return Results(samples, {"phases": {"accelerator": accel, f"order:{vm}": [n for n, _ in stack]}})
+
+
+def test_phase_claims_from_the_numbers():
+    c2, c8 = phases.claims(phases_results("kvm", 800.0))
+    assert c2.verdict == "reproduced" and "ran 4 steps" in c2.measured and "6.0 ms" in c2.measured
+    assert c8.verdict == "reproduced" and "0.80 s = 84%" in c8.measured
+    assert phases.claims(phases_results("tcg", 800.0))[1].verdict == "reproduced with a caveat"
+    assert phases.claims(Results())[0].verdict == "not measured here"
+
+
+def test_engine_trace_becomes_consecutive_steps():
+    trace = [["client", 0.0], ["spawner", 0.25], ["stem", 0.5], ["reap", 4.0]]
+    assert phases.segments(trace, 5.0) == [("spawner", 0.25), ("stem", 0.25), ("reap", 3.5),
+                                           ("reply to the client", 1.0)]

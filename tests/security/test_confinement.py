@@ -9,20 +9,16 @@ until ``execve``).
 from __future__ import annotations
 
 import ctypes
-import io
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tarfile
 import time
 
 import pytest
 
 from runtime.security.x86_64 import NUMBERS
 from tests.containers.conftest import REAL, engine, run  # noqa: F401  (fixtures)
-from tests.security.syscaller import program
 
 pytestmark = REAL
 
@@ -42,22 +38,9 @@ SIGSYS_EXIT = 128 + 31
 def probes(engine):  # noqa: F811
     """An image with busybox and /probe/<name>: one system call each, exit code = its errno."""
     from runtime.images import open_store
+    from runtime.security.probes import image
 
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        tar.add(shutil.which("busybox"), "bin/busybox")
-        for name in ("sh", "cat", "grep", "echo", "mkdir", "ls"):
-            info = tarfile.TarInfo(f"bin/{name}")
-            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
-            tar.addfile(info)
-        for name, (nr, args, int80) in PROBES.items():
-            code = program(nr, args, int80)
-            info = tarfile.TarInfo(f"probe/{name}")
-            info.size, info.mode = len(code), 0o755
-            tar.addfile(info, io.BytesIO(code))
-    buf.seek(0)
-    open_store().import_tar(buf, "vmvc-probes:latest")
-    return "vmvc-probes"
+    return image(open_store(), "vmvc-probes:latest", PROBES)
 
 
 def _codes(r) -> dict[str, int]:

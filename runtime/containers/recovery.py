@@ -43,6 +43,9 @@ def recover_if_orphaned(table: Containers) -> bool:
 
 def recover(table: Containers, cg) -> list[str]:
     """Returns the ids of the containers it marked exited."""
+    from runtime import paths
+
+    _step("permissions", paths.secure, os.path.dirname(table.root.rstrip("/")))
     fixed = []
     for rec in table.all():
         if rec.status != RUNNING:

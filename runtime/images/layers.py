@@ -474,8 +474,12 @@ def _finish(tar) -> None:
 
 
 def finish_extract(dest: str, checked: Checked) -> None:
-    """After a successful ingest into ``dest``: convert whiteouts (as root; overlayfs needs root)."""
+    """After a successful ingest into ``dest``: convert whiteouts (as root; overlayfs needs root) and
+    normalise the layer root to root:root 0755 (an archive's ``./`` entry may say 0777: a layer dir
+    writable by anyone; the container's ``/`` takes its modes from its own upper dir anyway)."""
+    os.chmod(dest, 0o755)
     if os.geteuid() == 0:
+        os.chown(dest, 0, 0)
         apply_whiteouts(dest, checked)
 
 

@@ -141,7 +141,10 @@ class ImageStore:
         self.quarantine = os.path.join(self.root, "quarantine")
         self._lock_depth = 0
         for d in (self.blobs, self.layers, self.holds, self.tmp, self.tarsplit):
-            os.makedirs(d, exist_ok=True)
+            os.makedirs(d, mode=0o700, exist_ok=True)
+        with contextlib.suppress(OSError):  # root only: layers hold images' setuid files (runtime.paths)
+            if os.stat(self.root).st_mode & 0o077:
+                os.chmod(self.root, 0o700)
         self._key: tuple | None = None
         self._idx: dict = _empty_index()
         self._objs: dict[str, Image] = {}

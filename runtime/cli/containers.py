@@ -61,6 +61,7 @@ RUN_FLAGS = [
     ("net", None, "MODE", False, "the same as --network"),
     ("entrypoint", None, "CMD", False, "override the image's entrypoint"),
     ("label", "l", "KEY=VALUE", True, "set a label"),
+    ("storage-opt", None, "size=SIZE", True, "cap the writable layer (needs xfs project quotas)"),  # H4
     # H3 (issue 10, confinement): runtime.security.options
     ("security-opt", None, "OPT", True, "seccomp=unconfined|PROFILE.json, no-new-privileges"),
     ("privileged", None, None, False,
@@ -201,6 +202,7 @@ def _spec(a):
         init=a.init,
         security_opt=a.security_opt,  # H3 (issue 10)
         privileged=a.privileged,
+        storage_opt=a.storage_opt,  # H4 (issue 10): runtime.containers.storage
     )
 
 

@@ -93,6 +93,10 @@ def create(table: Containers, spec: Spec, store, slot: str | None = None) -> str
     """Resolve the image, reserve the name, write ``config.json`` and the upper dir; returns the id.
     ``slot`` (from :func:`make_slot`) is used when the spec keeps the default hostname and its own
     network; otherwise it is left alone for the caller to reuse."""
+    if spec.storage_opt:
+        from runtime.containers import storage
+
+        storage.check(spec.storage_opt, table.root)
     image = store.resolve(spec.image)
     store.check_intact(image, spec.image)
     proc = process(spec, image.config)

@@ -33,8 +33,10 @@ def spawn_on_pty(*args) -> tuple[int, int]:
     return pid, fd
 
 
-def read_until_exit(pid: int, fd: int, timeout: float = 120) -> tuple[int, bytes]:
-    """Everything the pty shows until the process exits; (exit code, output)."""
+def read_until_exit(pid: int, fd: int, timeout: float = 120, send: bytes = b"",
+                    after: bytes = b"") -> tuple[int, bytes]:
+    """Everything the pty shows until the process exits; (exit code, output). ``send`` is typed once
+    the output shows ``after``."""
     seen = b""
     deadline = time.monotonic() + timeout  # a hang guard, not a timed assertion
     while time.monotonic() < deadline:
@@ -47,6 +49,9 @@ def read_until_exit(pid: int, fd: int, timeout: float = 120) -> tuple[int, bytes
             if not chunk:
                 break
             seen += chunk
+            if send and after in seen:
+                os.write(fd, send)
+                send = b""
     os.close(fd)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), seen

@@ -89,8 +89,8 @@ def test_missing_command_in_the_image(vmvc, engine, vmvc_root):
         info = tarfile.TarInfo("file")
         tar.addfile(info, io.BytesIO(b""))
     buf.seek(0)
-    store.import_tar(buf, "nocmd:latest")
-    assert busybox.id
+    nocmd = store.import_tar(buf, "nocmd:latest")
+    assert busybox.config.get("Cmd") and not nocmd.config.get("Cmd")  # what the run below relies on
     r = vmvc("run", "--rm", "nocmd")
     assert r.returncode == 125 and "no command specified" in r.stderr
     _nothing_created(engine)

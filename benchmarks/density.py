@@ -145,12 +145,18 @@ def _measure(n: int = 500, image: str = "busybox", progress: bool = False) -> di
             "met": engine_cost <= TARGET_ENGINE_PSS_KIB,
         }
     finally:
-        for cid in ids:
-            try:
-                engine.remove(cid, force=True)
-            except Exception:
-                pass
-        engine.shutdown()
+        remove_all(engine, ids)
+
+
+def remove_all(engine, ids: list[str]) -> None:
+    """Remove every container in ``ids`` (best effort: one that is already gone is fine), then stop the
+    engine's spawner: what a harness must leave behind is nothing."""
+    for cid in ids:
+        try:
+            engine.remove(cid, force=True)
+        except Exception:
+            pass
+    engine.shutdown()
 
 
 def cpu_quota(*args, **kw) -> dict:

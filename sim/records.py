@@ -13,7 +13,9 @@ records file, so :func:`normalise` takes any of
 
 * a list of records, a single record, or ``{"records": [...]}`` (what ``vmvc bench`` saves);
 * a VM boot report (``vmvc vm boot --json``: an object with a ``timeline``), or a list of them;
-* a ``vmvc bench`` ``results.json`` (its storm suite keeps its records among the run's facts).
+* a ``vmvc bench`` ``results.json`` (its storm suite keeps its records among the run's facts);
+* a profile calibrated by ``vmvc bench`` (it keeps every record it saw in ``measured.source_records``,
+  fitted on and held out alike, so ``vmvc sim validate sim/profiles/this-host.json`` re-checks it).
 
 A boot report becomes one ``stage`` record per timeline phase up to the workload's end (the phase's
 label as a slug: ``kernel boot to /init`` → ``kernel_boot_to_init``) and one ``storm`` record of
@@ -88,6 +90,11 @@ def normalise(data) -> list[dict]:
     """Any accepted shape (see the module docstring) → a flat list of records."""
     if isinstance(data, dict) and "records" in data and "type" not in data:
         data = data["records"]
+    elif isinstance(data, dict) and "instances" in data and "type" not in data:  # a calibrated profile
+        found = (data.get("measured") or {}).get("source_records")
+        if not isinstance(found, list):
+            raise SimError("a profile without the records it was fitted on ('measured.source_records')")
+        data = found
     elif isinstance(data, dict) and isinstance(data.get("facts"), dict) and "type" not in data:
         found = (data["facts"].get("storm") or {}).get("records")  # a `vmvc bench` results.json
         if not isinstance(found, list):

@@ -79,7 +79,7 @@ def mem_total_kib() -> int:
 
 # -- containers ----------------------------------------------------------------------------------
 def containers(ctx: SuiteContext, ns: tuple[int, ...], settle: float, advance) -> None:
-    from benchmarks.density import pss_kib
+    from benchmarks.density import pss_kib, remove_all
     from benchmarks.startup import private_root
     from benchmarks.storm_launch import mem_available_kib
     from runtime.containers import Engine, Spec
@@ -122,12 +122,7 @@ def containers(ctx: SuiteContext, ns: tuple[int, ...], settle: float, advance) -
             usage = open_store(os.path.join(root, "images")).disk_usage()
             ctx.fact("image_layer_bytes", usage.get("LayersSize"))
         finally:
-            for cid in ids:
-                try:
-                    engine.remove(cid, force=True)
-                except Exception:
-                    pass
-            engine.shutdown()
+            remove_all(engine, ids)
 
 
 # -- VMs -----------------------------------------------------------------------------------------

@@ -138,6 +138,8 @@ def vm_storm(n: int, kernel: str, initrd: str, accel: str) -> tuple[list[float],
             if n == 1:
                 report = {"timeline": tl.to_dict(), "machine": "microvm", "accel": accel}
                 stages = [r for r in from_boot(report, cpu=phase_cpu(inst, tl)) if r["type"] == "stage"]
+                if stages and peak:  # QEMU's memory, held from its start on
+                    stages[0]["mem_mib"] = round(max(peak.values()) / 1024, 1)
     return ready, stages, [v / 1024 for v in peak.values()]
 
 
@@ -188,7 +190,7 @@ def run(ctx: SuiteContext) -> None:
     if data is not None:
         from sim.profiles import save_profile
 
-        ctx.note(f"profile saved: {save_profile(data)} (vmvc sim storm --profile this-host)")
+        ctx.note(f"profile saved: {save_profile(data)} (vmvc sim storm --profile this-host --kind vm)")
     advance(method="model")
 
 
@@ -267,6 +269,7 @@ def fit_and_validate(ctx: SuiteContext, records: list[dict], seeds: int = 3) -> 
         for n in ns[kind]:
             mean, span = predict(prof, kind, n, seeds=seeds, jitter=True)
             ctx.sample("model", "predicted_ready_mean", mean, "s", kind=kind, n=n)
+    data["measured"]["source_records"] = records  # fitted on and held out: `vmvc sim validate` re-checks
     ctx.fact("profile", data)
     scaleout(ctx, data)
     return data

@@ -13,12 +13,12 @@ from sim.profiles import available, load
 from .helpers import one_stage
 
 
-@pytest.mark.parametrize("name", sorted(available()))
+@pytest.mark.parametrize("name,kind", [(n, k) for n in sorted(available()) for k in load(n).kinds])
 @pytest.mark.parametrize("cache", ["warm", "cold"])
-def test_one_instance_takes_the_sum_of_its_stages(name, cache):
-    r = sim.run("start", profile=name, jitter=False, cache=cache)
+def test_one_instance_takes_the_sum_of_its_stages(name, kind, cache):
+    r = sim.run("start", profile=name, kind=kind, jitter=False, cache=cache)
     p = load(name)
-    expected = p.instance().solo_seconds(p.host, warm=cache == "warm")
+    expected = p.instance(kind).solo_seconds(p.host, warm=cache == "warm")
     assert math.isclose(r.ready_times[0], expected, rel_tol=1e-9)
     durations = [rec["duration"] for rec in r.records]
     assert math.isclose(sum(durations), r.ready_times[0], rel_tol=1e-9)

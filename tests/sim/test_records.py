@@ -82,6 +82,7 @@ def test_every_accepted_shape_normalises_to_the_same_list():
     rec = {"type": "storm", "kind": "vm", "n": 1, "ready_s": [1.0]}
     assert normalise([rec]) == normalise(rec) == normalise({"records": [rec], "about": "x"}) == [rec]
     assert normalise({"schema": 1, "facts": {"storm": {"records": [rec]}}}) == [rec]  # a results.json
+    assert normalise({"name": "p", "instances": {}, "measured": {"source_records": [rec]}}) == [rec]
     one = normalise(boot_report())
     assert normalise([boot_report(), boot_report()])[: len(one)] == [{**r, "run": 0} for r in one]
     assert normalise([boot_report(), rec])[-1] == rec  # boot reports and records mix
@@ -92,6 +93,7 @@ def test_every_accepted_shape_normalises_to_the_same_list():
     [
         ("text", "expected a list of records"),
         ({"facts": {"startup": {}}}, "without storm records"),
+        ({"name": "crun", "instances": {}}, "source_records"),
         ({"timeline": {"phases": []}}, "without timeline phases"),
         ({"timeline": {"phases": boot_report()["timeline"]["phases"][:2], "events": []}}, "workload-done"),
     ],

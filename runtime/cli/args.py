@@ -35,7 +35,7 @@ class Parser(argparse.ArgumentParser):
     def parse_known_args(self, args=None, namespace=None):
         """An unknown ``--flag`` is reported as such even when an argument is also missing (argparse
         would complain about the missing argument first; docker names the flag)."""
-        for word in args or []:
+        for word in args or [] if self._subparsers is None else []:  # a sub-command checks its own
             if word == "--":
                 break
             name = word.partition("=")[0]

@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 from runtime.cli.args import parse, parser
 from runtime.errors import VmvcError
 
 DEFAULT_CONFIG = "/etc/vmvc/daemon.json"
-
-
-def _config(path: str | None) -> dict:
-    """docker's ``daemon.json`` format (``registry-mirrors``, ``insecure-registries``, ``data-root``)."""
-    chosen = path or (DEFAULT_CONFIG if os.path.exists(DEFAULT_CONFIG) else None)
-    if chosen is None:
-        return {}
-    try:
-        with open(chosen) as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise VmvcError(f"unable to configure the daemon: open {chosen}: no such file or directory") from None
-    except (OSError, ValueError) as e:
-        raise VmvcError(f"unable to configure the daemon: {chosen}: {e}") from None
-    if not isinstance(data, dict):
-        raise VmvcError(f"unable to configure the daemon: {chosen}: the top level must be an object")
-    return data
 
 
 def daemon(argv: list[str]) -> int:
@@ -50,7 +32,9 @@ def daemon(argv: list[str]) -> int:
     if os.geteuid() != 0:
         raise VmvcError("vmvc daemon needs root (it runs containers); without root the model "
                         "(vmvc sim) and the recorded results still work")
-    config = _config(args.config_file)
+    from runtime.registry import config as daemon_config
+
+    config = daemon_config.load(args.config_file)
     if config.get("data-root"):
         os.environ["VMVC_ROOT"] = config["data-root"]
-    return server.run(path, trace=args.trace, config=config)
+    return server.run(path, trace=args.trace, config=config, config_file=args.config_file)

@@ -33,7 +33,7 @@ DEFAULT_SOCKET = "/run/vmvc/vmvc.sock"
 
 class Daemon:
     def __init__(self, socket_path: str = DEFAULT_SOCKET, *, root: str | None = None, trace: bool = False,
-                 config: dict | None = None, log=None):
+                 config: dict | None = None, config_file: str | None = None, log=None):
         from runtime.containers import Engine
         from runtime.images import open_store
 
@@ -43,6 +43,7 @@ class Daemon:
         self.store_lock = threading.Lock()  # image-store changes one at a time
         self.trace = trace
         self.config = config or {}
+        self.config_file = config_file
         self.events = EventBus()
         self.execs: dict = {}
         self.started: dict[str, float] = {}
@@ -81,6 +82,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.log(f"vmvc daemon: API {API_VERSION} listening on unix://{self.socket_path}")
         if ready:
             ready()
@@ -108,6 +110,18 @@ class Daemon:
         finally:
             s.close()
         raise VmvcError(f"another daemon is already listening on {self.socket_path}")
+
+    def reload(self) -> None:
+        """SIGHUP: read the config again (registry mirrors…), as the tutorial's daemon restart does;
+        a bad file keeps the old config."""
+        from runtime.registry import config as daemon_config
+
+        try:
+            self.config = daemon_config.load(self.config_file)
+            self.log(f"vmvc daemon: configuration reloaded (registry-mirrors: "
+                     f"{self.config.get('registry-mirrors') or []})")
+        except VmvcError as e:
+            self.log(f"vmvc daemon: configuration not reloaded: {e}")
 
     async def _close(self) -> None:
         self.log("vmvc daemon: stopping (containers keep running; the next daemon or vmvc CLI adopts them)")

@@ -59,7 +59,8 @@ async def create(d, req):
     from runtime.images import reference
 
     ref = spec.image
-    found = await d.store_call(_find_or_builtin, d.store, ref)
+    registry_set = bool(d.config.get("hub") or d.config.get("registry-mirrors"))
+    found = await d.store_call(_find_or_builtin, d.store, ref, not registry_set)
     if found is None:
         shown = reference.familiar(reference.normalise(ref)) if ":" in ref else f"{ref}:latest"
         raise HTTPError(404, f"No such image: {shown}")
@@ -69,11 +70,13 @@ async def create(d, req):
     await req.send_json({"Id": cid, "Warnings": []}, 201)
 
 
-def _find_or_builtin(store, ref: str):
+def _find_or_builtin(store, ref: str, builtins: bool = True):
+    """The local image; vmvc's own images count as local unless a registry is configured (then they
+    are pulled from it, as in the tutorial's HelloWorld flow)."""
     from runtime.images import builtin, reference
 
     img = store.find(ref)
-    if img is None and reference.normalise(ref) in builtin.BUILTINS:
+    if img is None and builtins and reference.normalise(ref) in builtin.BUILTINS:
         img = store.resolve(ref)  # vmvc's own images are always "local"
     return img
 

@@ -3,7 +3,6 @@ tar stream; pull of vmvc's built-in images — other pulls need the registry cli
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 
 from runtime.daemon.http import HTTPError
@@ -126,25 +125,150 @@ async def _import(d, req):
     await req.end_stream()
 
 
+def registry_credentials(req) -> tuple[str, str] | None:
+    """The docker CLI's ``X-Registry-Auth`` (base64url JSON with username and password)."""
+    import base64
+    import json
+
+    raw = req.headers.get("x-registry-auth")
+    if not raw:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (ValueError, TypeError):
+        return None
+    if isinstance(data, dict) and data.get("username") and data.get("password"):
+        return str(data["username"]), str(data["password"])
+    return None
+
+
+async def _stream_job(d, req, job) -> None:
+    """Run ``job(emit)`` on the pool and stream what it emits as docker's JSON progress lines; an error
+    ends the stream with docker's in-stream ``error``/``errorDetail`` (the CLI prints it and fails)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+
+    def emit(ev: dict) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, ("event", ev))
+
+    def work():
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, ("done", job(emit)))
+        except Exception as e:  # reported in the stream
+            loop.call_soon_threadsafe(queue.put_nowait, ("error", e))
+
+    await req.start_stream()
+    fut = loop.run_in_executor(d.pool, work)
+    try:
+        while True:
+            kind, value = await queue.get()
+            if kind == "event":
+                ev = {k: v for k, v in value.items() if k in ("status", "id", "progressDetail", "endpoint")}
+                if ev.get("progressDetail"):
+                    cur, tot = ev["progressDetail"].get("current", 0), ev["progressDetail"].get("total", 0)
+                    ev["progress"] = f"{cur}/{tot}" if tot else str(cur)
+                await req.chunk_json(ev)
+            elif kind == "error":
+                msg = str(value)
+                await req.chunk_json({"errorDetail": {"message": msg}, "error": msg})
+                break
+            else:
+                for line in value or []:
+                    await req.chunk_json(line)
+                break
+    finally:
+        await req.end_stream()
+        await fut
+
+
 async def _pull(d, req):
     from runtime.images import builtin, reference
 
     name = req.arg("fromImage")
     tag_ = req.arg("tag") or "latest"
-    ref = name if ("@" in name or ":" in name.rsplit("/", 1)[-1]) else f"{name}:{tag_}"
+    ref = name if ("@" in name or ":" in name.rsplit("/", 1)[-1]) else (
+        f"{name}@{tag_}" if tag_.startswith("sha256:") else f"{name}:{tag_}")
     try:
-        full = reference.normalise(ref)
+        full = reference.normalise(ref.partition("@")[0])
     except Exception as e:
         raise HTTPError(400, str(e)) from None
-    if full not in builtin.BUILTINS:
-        raise HTTPError(404, f"pull access denied for {reference.familiar(full)}: vmvc's registry client "
-                             "is not built yet; only vmvc's own images (hello-world, busybox) are available")
-    img = await d.store_call(d.store.resolve, full)
-    await req.start_stream()
-    shown = reference.familiar(full)
-    await req.chunk_json({"status": f"Pulling from {shown.split(':')[0]}", "id": tag_})
-    await req.chunk_json({"status": f"Digest: {img.id}"})
-    await req.chunk_json({"status": f"Status: Image is up to date for {shown}"})
-    await req.end_stream()
-    with contextlib.suppress(Exception):
-        d.events.publish("image", "pull", shown, {"name": shown})
+    registry_set = d.config.get("hub") or d.config.get("registry-mirrors")
+    if full in builtin.BUILTINS and not registry_set and "@" not in ref:
+        img = await d.store_call(d.store.resolve, full)  # vmvc's own images, no registry needed
+        shown = reference.familiar(full)
+        await req.start_stream()
+        await req.chunk_json({"status": f"Pulling from {reference.split(full)[1]}", "id": tag_})
+        await req.chunk_json({"status": f"Digest: {img.id}"})
+        await req.chunk_json({"status": f"Status: Image is up to date for {shown}"})
+        await req.end_stream()
+        return
+    from runtime.registry import pull
+
+    creds = registry_credentials(req)
+
+    def job(emit):
+        result = pull(d.store, ref, config=d.config, progress=emit, credentials=creds)
+        shown = reference.familiar(result.reference)
+        word = "Downloaded newer image" if result.new else "Image is up to date"
+        d.events.publish("image", "pull", shown, {"name": shown, "endpoint": result.endpoint})
+        return [{"status": f"Digest: {result.digest}"},
+                {"status": f"Status: {word} for {shown}", "endpoint": result.endpoint}]
+
+    await _stream_job(d, req, job)
+
+
+@route("POST", "/images/{name:path}/push")
+async def push(d, req, name):
+    from runtime.registry import push as push_image
+
+    ref = f"{name}:{req.arg('tag')}" if req.arg("tag") else name
+    if await d.call(d.store.find, ref) is None:
+        raise HTTPError(404, f"An image does not exist locally with the tag: {ref}")
+    creds = registry_credentials(req)
+
+    def job(emit):
+        from runtime.images import reference
+        from runtime.registry import endpoints
+
+        if creds:
+            domain = reference.split(ref)[0]
+            for ep in endpoints.for_push(domain, d.config):
+                ep.creds = creds
+        result = push_image(d.store, ref, config=d.config, progress=emit)
+        return [{"status": f"{ref.rsplit(':', 1)[-1]}: digest: {result.digest} size: {result.size}"},
+                {"aux": {"Tag": ref.rsplit(":", 1)[-1], "Digest": result.digest, "Size": result.size}}]
+
+    await _stream_job(d, req, job)
+
+
+@route("POST", "/auth")
+async def auth(d, req):
+    from runtime.registry import endpoints
+
+    body = await req.json()
+    server = str(body.get("serveraddress") or "https://index.docker.io/v1/")
+    host = server.split("://", 1)[-1].rstrip("/").split("/")[0]
+    user, password = body.get("username"), body.get("password")
+    if not user or not password:
+        raise HTTPError(400, "username and password are required")
+
+    def check():
+        last = None
+        for ep in endpoints.for_push("docker.io" if "docker.io" in host else host, d.config):
+            ep.creds = (str(user), str(password))
+            try:
+                ep.request("GET", "/v2/", scope="login")
+                return None
+            except Exception as e:  # noqa: BLE001 - answered below
+                last = e
+            finally:
+                ep.close()
+        return last
+
+    failed = await d.call(check)
+    if failed is not None:
+        status = 401 if getattr(failed, "status", 0) == 401 else 500
+        raise HTTPError(status, f"login attempt to {server} failed: {failed}")
+    await req.send_json({"Status": "Login Succeeded", "IdentityToken": ""})

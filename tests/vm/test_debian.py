@@ -149,7 +149,8 @@ def test_per_vm_disk_cost_without_booting(debian_image, vmvc_root, no_leaks):
     from runtime.vm.debian.disks import per_vm_cost
 
     cost = per_vm_cost(boot_vms=False, cache_root=OSIMAGE_CACHE)
-    assert cost["copy"]["created"] == debian_image.manifest["bytes"]["base.qcow2"]
+    # a copy allocates what the base does (give or take the file system's block placement)
+    assert cost["copy"]["created"] == pytest.approx(debian_image.manifest["bytes"]["base.qcow2"], rel=0.01)
     assert cost["overlay"]["created"] < 2 * 2**20 < cost["copy"]["created"]
     assert 0 < cost["container_upper"]["upper"] < 2**20 < cost["container_upper"]["image"]
     assert not leftovers(OSIMAGE_CACHE)
@@ -221,5 +222,5 @@ def test_a_corrupted_cache_entry_is_detected_and_an_interrupted_rebuild_leaves_i
     monkeypatch.setattr(build, "check_tools", lambda: None)
     with pytest.raises(KeyboardInterrupt):
         build.build(recipe.make(), str(root), progress=lambda stage, detail: seen.append(detail))
-    assert any("fails its hash check: rebuilding" in d for d in seen)
+    assert any("vmlinuz fails its hash check" in d and d.endswith("rebuilding") for d in seen)
     assert sorted(os.listdir(root)) == [copy.key]      # no .build-* dir; the old entry until a new one exists

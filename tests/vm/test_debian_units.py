@@ -123,3 +123,14 @@ def test_a_marker_behind_a_redrawn_status_line_is_still_found():
     mixed[13] = Line(13.0, "[  ***] A start job is running for foo (3s / 1min 30s)VMVC-MARK multi-user 11.02")
     timeline, _ = phases.build(mixed, 15.0, 15.0)
     assert timeline.event("mark:multi-user").t == 13.0
+
+
+def test_from_nothing_chart_rows_and_png(tmp_path, fonts_loaded):
+    from runtime.vm.debian import chart
+
+    result = {"vm": {"build_seconds": 60.0, "total": 80.0, "from_cached_image": 20.0},
+              "container": {"warm_start_seconds": 0.02, "total": 5.0}}
+    rows = chart.bars(result, microvm_init=3.0)
+    assert list(rows.values()) == [0.02, 3.0, 20.0, 5.0, 80.0]
+    png = chart.save(rows, str(tmp_path / "c.png"), "tcg")
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"

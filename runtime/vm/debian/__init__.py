@@ -10,4 +10,5 @@ One concept per module::
     boot.py        boot the guest through its own kernel and initrd, to multi-user.target
     container.py   the same rootfs imported into vmvc's image store
     nothing.py     "create from nothing": the whole path timed for a VM and for a container
+    chart.py       both sides on one log-scale chart
 """

@@ -169,6 +169,12 @@ class Fleet:
             live = {i.proc.stdout.fileno(): i for i in self.items if i.exit is None and not i.error}
             pending = [i for i in live.values() if until == "exit" or i.ready is None]
             if not pending:
+                gone = [i for i in self.items if until == "ready" and i.ready is None]
+                if gone:
+                    raise RuntimeError(
+                        f"{len(gone)} instance(s) ended before their ready line: "
+                        f"{(gone[0].texts or ['(no output)'])[-1][:160]}"
+                    )
                 return
             if tick:
                 tick()

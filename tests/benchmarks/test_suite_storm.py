@@ -156,3 +156,28 @@ def test_fit_on_fixed_records_reports_mape_and_says_where_it_misses():
         n.startswith("model notes (container)") and "faster than measured" in n and "'run'" in n
         for n in ctx.notes
     )
+
+
+# -- the launcher, with plain processes ------------------------------------------------------------
+def test_fleet_stamps_ready_lines_and_exits():
+    with Fleet() as fleet:
+        for _ in range(3):
+            fleet.container(["sh", "-c", "echo starting; echo VMVC-READY; echo after"])
+        fleet.wait("exit", timeout=30)
+    for inst in fleet.items:
+        assert inst.texts == ["starting", "VMVC-READY", "after"]
+        assert 0 <= inst.ready <= inst.exit and inst.proc.returncode == 0
+
+
+def test_fleet_says_when_an_instance_ends_without_its_ready_line():
+    with Fleet() as fleet, pytest.raises(RuntimeError, match="ended before their ready line: oops"):
+        fleet.container(["sh", "-c", "echo oops"])
+        fleet.wait("ready", timeout=30)
+
+
+def test_fleet_timeout_kills_what_it_started():
+    with pytest.raises(RuntimeError, match="not done after"):
+        with Fleet() as fleet:
+            fleet.container(["sh", "-c", "echo VMVC-READY; exec sleep 60"])
+            fleet.wait("exit", timeout=0.5)
+    assert fleet.items[0].proc.poll() is not None  # closed: the whole process group was killed

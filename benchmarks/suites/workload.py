@@ -72,7 +72,8 @@ def plan(quick: bool) -> dict:
             "fio_mib": 32,
         }
     return {
-        "rounds": 7,
+        "rounds": 9,
+        "fio_rounds": 5,
         "vm_rounds": 3,
         "cpu": 100000,
         "mem": 32,

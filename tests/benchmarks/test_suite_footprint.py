@@ -76,3 +76,7 @@ def test_verdicts_come_from_the_numbers():
 def test_slope_ignores_fixed_costs():
     assert footprint.slope([(1, 10.0), (2, 12.0), (4, 16.0)]) == pytest.approx(2.0)
     assert footprint.slope([(1, 3.0)]) is None
+
+
+def test_quick_and_full_plans_set_the_same_knobs():
+    assert footprint.plan(True).keys() == footprint.plan(False).keys()

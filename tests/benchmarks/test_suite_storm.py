@@ -181,3 +181,7 @@ def test_fleet_timeout_kills_what_it_started():
             fleet.container(["sh", "-c", "echo VMVC-READY; exec sleep 60"])
             fleet.wait("exit", timeout=0.5)
     assert fleet.items[0].proc.poll() is not None  # closed: the whole process group was killed
+
+
+def test_quick_and_full_plans_set_the_same_knobs():
+    assert storm.plan(True).keys() == storm.plan(False).keys()

@@ -84,3 +84,7 @@ def test_verdicts_come_from_the_ratios():
     assert workload.claims(fixed(accel="kvm", vm=0.97))[0].verdict == "reproduced"
     assert workload.claims(fixed(ct=0.5))[0].verdict == "not reproduced here"
     assert workload.claims(Results([], {}))[0].verdict == "not measured here"
+
+
+def test_quick_and_full_plans_set_the_same_knobs():
+    assert workload.plan(True).keys() == workload.plan(False).keys()

@@ -3,7 +3,9 @@
 For every measured storm (kind, N) the profile is simulated with the same N over a few seeds and
 the mean ready time compared with the measured mean ready time; MAPE averages the absolute
 percentage errors. The acceptance bar for a ``this-host`` profile is 15% over storms of 1-16
-containers and 1-4 VMs.
+containers and 1-4 VMs, on storms the fit did not see: ``vmvc bench``'s storm suite fits on part of its
+records and validates on the held-out rest (:func:`sim.records.split`). ``records`` may be any shape
+:func:`sim.records.normalise` accepts.
 
     >>> from sim import synthetic
     >>> from sim.calibrate import profile_from_records

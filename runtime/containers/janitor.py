@@ -19,8 +19,8 @@ waits, so a shutdown leaves nothing behind.
 
 from __future__ import annotations
 
+import collections
 import os
-import sys
 
 from runtime.linux import safefs
 
@@ -43,6 +43,8 @@ class Janitor:
                 os._exit(code)
         os.close(r)
         self.w: int | None = w
+        os.set_blocking(w, False)  # a janitor busy with a huge tree must never block the spawner
+        self.backlog: collections.deque[bytes] = collections.deque()
 
     def remove_cgroup(self, name: str) -> None:
         if not self._send(f"cgroup {name}"):
@@ -53,19 +55,54 @@ class Janitor:
             purge(path)
 
     def _send(self, line: str) -> bool:
+        """Queue a job; False if the janitor is gone (the caller then does it itself). Jobs the pipe
+        cannot take right now wait in :attr:`backlog` and go with the next job or at :meth:`close`."""
         if self.w is None or "\n" in line:
             return False
+        self.backlog.append((line + "\n").encode())
         try:
-            os.write(self.w, (line + "\n").encode())
+            self._flush()
             return True
-        except OSError:  # the janitor died (EPIPE): the caller does the job
+        except OSError:  # the janitor died (EPIPE): jobs queued before this one are done here
             os.close(self.w)
             self.w = None
+            self.backlog.pop()
+            while self.backlog:
+                self._do_here(self.backlog.popleft().decode().rstrip("\n"))
             return False
 
+    def _flush(self) -> None:
+        try:
+            while self.backlog:
+                data = self.backlog[0]
+                n = os.write(self.w, data)
+                if n < len(data):
+                    self.backlog[0] = data[n:]
+                    return
+                self.backlog.popleft()
+        except BlockingIOError:
+            pass
+
+    def _do_here(self, line: str) -> None:
+        kind, _, arg = line.partition(" ")
+        if kind == "cgroup":
+            try:
+                self.cg.remove(arg)
+            except OSError as e:
+                say(f"vmvc: cgroup {arg}: {e}")
+        elif kind == "purge":
+            purge(arg)
+
     def close(self) -> None:
-        """Let the janitor finish its queue and exit."""
+        """Let the janitor finish its queue (and the backlog) and exit."""
         if self.w is not None:
+            try:
+                os.set_blocking(self.w, True)
+                self._flush()
+            except OSError:
+                for data in self.backlog:
+                    self._do_here(data.decode().rstrip("\n"))
+            self.backlog.clear()
             os.close(self.w)
             self.w = None
         if self.pid:
@@ -90,7 +127,7 @@ def _serve(cg, r: int) -> None:
                 elif kind == "purge":
                     purge(arg)
             except Exception as e:  # one job failing must not end the janitor (nor its queue)
-                print(f"janitor: {kind} {arg}: {e}", file=sys.stderr, flush=True)
+                say(f"janitor: {kind} {arg}: {e}")
 
 
 def purge(path: str) -> None:
@@ -100,4 +137,13 @@ def purge(path: str) -> None:
     try:
         safefs.rmtree(path)
     except OSError as e:
-        print(f"vmvc: could not delete {path}: {e.strerror or e}", file=sys.stderr, flush=True)
+        say(f"vmvc: could not delete {path}: {e.strerror or e}")
+
+
+def say(line: str) -> None:
+    """One line on fd 2 (the spawner's log): straight to the fd, since in the forked janitor
+    ``sys.stderr`` may be an object whose own fd was closed; a failed write is not an error."""
+    try:
+        os.write(2, (line + "\n").encode(errors="replace"))
+    except OSError:
+        pass

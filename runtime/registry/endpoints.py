@@ -51,9 +51,10 @@ def for_push(domain: str, conf: dict | None = None) -> list[Endpoint]:
     conf = daemon_config.load() if conf is None else conf
     if domain == "docker.io":
         return [Endpoint(conf.get("hub") or daemon_config.HUB)]
-    out = [Endpoint(f"https://{domain}")]
-    if _insecure(domain, conf):
-        out.append(Endpoint(f"http://{domain}"))
+    insecure = _insecure(domain, conf)
+    out = [Endpoint(f"https://{domain}", insecure=insecure)]
+    if insecure:
+        out.append(Endpoint(f"http://{domain}", insecure=True))
     return out
 
 

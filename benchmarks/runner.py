@@ -27,7 +27,7 @@ from types import ModuleType
 from benchmarks.suite import NotMeasured, Results, SuiteContext
 
 # The report's order; suites not named here follow alphabetically.
-ORDER = ("startup", "phases", "footprint", "workload", "storm", "pull", "mirror")
+ORDER = ("startup", "phases", "footprint", "workload", "storm", "fromnothing", "pull", "mirror", "daemon")
 
 
 def one_line(e: BaseException) -> str:

@@ -165,7 +165,6 @@ class Results:
                                    caption="measurements")
 
     # -- the file format ---------------------------------------------------------------------------
-    # -- the file format ---------------------------------------------------------------------------
     def to_dict(self, samples_per_key: int | None = None) -> dict:
         """Everything, JSON-ready. ``samples_per_key`` keeps only that many samples per measurement
         (spread over the run), for small recorded files; summaries always come from all samples."""

@@ -19,7 +19,7 @@ TITLE = "Phases: where a VM boot and a container start spend their time"
 NEEDS = ["root", "overlayfs", "cgroups", "busybox", "qemu"]
 CLAIMS = ["C2", "C8"]
 
-QUICK = {"vm_rounds": 2, "machines": ("microvm",), "container_rounds": 5}
+QUICK = {"vm_rounds": 1, "machines": ("microvm",), "container_rounds": 5}
 FULL = {"vm_rounds": 3, "machines": ("microvm", "pc", "q35"), "container_rounds": 15}
 OUTSIDE = "client call → exit (timed from outside)"
 CONTAINER = "container (vmvc engine)"
@@ -174,27 +174,46 @@ def claims(res: Results) -> list[ClaimRow]:
     return [c2, c8]
 
 
+def _bar(ax, y: float, stack: list[tuple[str, float]], colour_of, scale: float, seen: set) -> float:
+    left = 0.0
+    for i, (name, ms) in enumerate(stack):
+        legend, colour = colour_of(i, name)
+        ax.barh(y, ms / scale, left=left, color=colour, edgecolor="white", linewidth=0.3,
+                label=None if legend in seen else legend)
+        seen.add(legend)
+        left += ms / scale
+    return left
+
+
 def chart(res: Results, ax) -> None:
+    """VM phases in seconds; the container's start is a hairline there, so an inset zooms into it (ms)."""
     import matplotlib
 
     from runtime.vm.plot import group
 
     methods = _methods(res)
-    seen = set()
     steps = matplotlib.colormaps["tab20"]
+    seen: set = set()
     for y, method in enumerate(methods):
-        left = 0.0
-        for i, (name, ms) in enumerate(_stack(res, method)):
-            legend, colour = group(name) if method != CONTAINER else (f"container: {name}", steps(i % 20))
-            ax.barh(y, ms / 1000, left=left, color=colour, edgecolor="white", linewidth=0.3,
-                    label=None if legend in seen else legend)
-            seen.add(legend)
-            left += ms / 1000
+        colours = (lambda i, name: group(name)) if method != CONTAINER else (lambda i, name: ("", "#1565c0"))
+        left = _bar(ax, y, _stack(res, method), colours, 1000, seen)
         total = res.median(NAME, method, "total") or left * 1000
-        ax.text(left, y, f"  {total / 1000:.3f} s" if total >= 100 else f"  {total:.1f} ms", va="center",
+        ax.text(left, y, f"  {total / 1000:.2f} s" if total >= 100 else f"  {total:.1f} ms", va="center",
                 fontsize=8)
     ax.set_yticks(range(len(methods)), methods, fontsize=8)
-    ax.invert_yaxis()
+    ax.set_ylim(len(methods) - 0.5, -2.6)  # room above the bars for the inset
     ax.set_xlabel("seconds (median of each phase)")
     ax.set_title("Where the time goes: VM boot phases vs a container start")
-    ax.legend(fontsize=7, ncol=3, loc="lower right")
+    handles, labels = ax.get_legend_handles_labels()
+    keep = [(h, label) for h, label in zip(handles, labels, strict=True) if label]
+    if keep:
+        ax.legend(*zip(*keep, strict=True), fontsize=7, ncol=5, loc="upper center",
+                  bbox_to_anchor=(0.5, -0.14), frameon=False)
+    stack = _stack(res, CONTAINER)
+    if stack:
+        inset = ax.inset_axes([0.3, 0.8, 0.68, 0.13])
+        _bar(inset, 0, stack, lambda i, name: (name, steps(i % 20)), 1, set())
+        inset.set_yticks([])
+        inset.set_xlabel("the container's start, zoomed: milliseconds", fontsize=7)
+        inset.tick_params(labelsize=7)
+        inset.legend(fontsize=5.5, ncol=6, loc="upper center", bbox_to_anchor=(0.5, -0.7), frameon=False)

@@ -21,7 +21,7 @@ TITLE = "Start-up: time to a running workload"
 NEEDS = ["root", "ns.pid", "ns.mnt", "overlayfs", "cgroups", "busybox"]
 CLAIMS = ["C3", "C4", "C9", "C13"]
 
-QUICK = {"rounds": 7, "warmup": 1, "vm_rounds": 2, "machines": ("microvm",), "pyvmm_runs": 20, "idle": 0,
+QUICK = {"rounds": 7, "warmup": 1, "vm_rounds": 1, "machines": ("microvm",), "pyvmm_runs": 20, "idle": 0,
          "extra_cli": False}
 FULL = {"rounds": 21, "warmup": 2, "vm_rounds": 5, "machines": ("microvm", "pc", "q35"), "pyvmm_runs": 50,
         "idle": 3, "extra_cli": True}
@@ -295,7 +295,8 @@ def chart(res: Results, ax) -> None:
             xerr=[[r[0] - r[1] for r in rows], [r[2] - r[0] for r in rows]], capsize=2)
     marked = False
     for y, r in zip(ys, rows, strict=True):
-        ax.text(r[0] * 1.08, y, f"{r[0]:.3g} ms", va="center", fontsize=7)
+        ax.text(max(r[0], r[2]) * 1.15, y, f"{r[0] / 1000:.2f} s" if r[0] >= 1000 else f"{r[0]:.3g} ms",
+                va="center", fontsize=7)
         anchor = ANCHORS.get(r[4])
         if anchor and not r[5]:
             ax.plot(anchor[0], y, marker="D", color="black", markersize=5,

@@ -99,3 +99,22 @@ def test_engine_trace_becomes_consecutive_steps():
     trace = [["client", 0.0], ["spawner", 0.25], ["stem", 0.5], ["reap", 4.0]]
     assert phases.segments(trace, 5.0) == [("spawner", 0.25), ("stem", 0.25), ("reap", 3.5),
                                            ("reply to the client", 1.0)]
+
+
+def fromnothing_results(vm_s: float, ct_s: float, accel: str = "kvm", cold: bool = True) -> Results:
+    labels = {"accel": accel, "machine": "q35"}
+    return Results([Sample("fromnothing", "vm", "total", vm_s, "s", labels={**labels, "cold": cold}),
+                    Sample("fromnothing", "vm", "boot_to_multi_user", vm_s / 4, "s", labels=labels),
+                    Sample("fromnothing", "container", "total", ct_s, "s")])
+
+
+def test_create_from_nothing_verdicts():
+    from benchmarks.suites import fromnothing
+
+    (c9,) = fromnothing.claims(fromnothing_results(150, 4))
+    assert c9.verdict == "reproduced" and "150 s" in c9.measured and "4.0 s" in c9.measured
+    (c9,) = fromnothing.claims(fromnothing_results(45, 3, accel="tcg"))
+    assert c9.verdict == "reproduced with a caveat" and "under a minute" in c9.reason and "TCG" in c9.reason
+    (c9,) = fromnothing.claims(fromnothing_results(20, 10, cold=False))
+    assert c9.verdict == "not reproduced here" and "cached" in c9.reason
+    assert fromnothing.claims(Results()) == []

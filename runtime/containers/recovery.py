@@ -18,7 +18,7 @@ import fcntl
 import os
 import sys
 
-from runtime.containers.janitor import purge
+from runtime.containers.janitor import purge as _purge_now
 from runtime.containers.state import EXITED, RUNNING, Containers, now
 
 
@@ -35,14 +35,17 @@ def recover_if_orphaned(table: Containers) -> bool:
             return False  # a live spawner owns the root
         from runtime import cgroups
 
-        recover(table, cgroups.manager())
+        recover(table, cgroups.manager(), purge=None)  # directories: the next spawner's janitor
         return True
     finally:
         os.close(fd)
 
 
-def recover(table: Containers, cg) -> list[str]:
-    """Returns the ids of the containers it marked exited."""
+def recover(table: Containers, cg, purge=_purge_now) -> list[str]:
+    """Returns the ids of the containers it marked exited. ``purge(path)`` deletes what dead
+    containers left (``.rm-*``, ``.slot-*``): the spawner passes its janitor's, so a huge tree is
+    deleted in the background instead of delaying the start; None leaves them for the next spawner
+    (a ``ps`` that recovers after a crash must not take minutes)."""
     from runtime import paths
 
     _step("permissions", paths.secure, os.path.dirname(table.root.rstrip("/")))
@@ -50,7 +53,7 @@ def recover(table: Containers, cg) -> list[str]:
     for rec in table.all():
         if rec.status != RUNNING:
             continue
-        if _step(f"container {rec.id[:12]}", _mark_exited, table, cg, rec):
+        if _step(f"container {rec.id[:12]}", _mark_exited, table, cg, rec, purge):
             fixed.append(rec.id)
     _step("names", table.release_stale_names)
     for name in _step("listing cgroups", cg.names, table.cgroup_prefix()) or []:
@@ -60,12 +63,12 @@ def recover(table: Containers, cg) -> list[str]:
     except OSError:
         leftovers = []
     for leftover in leftovers:
-        if leftover.startswith((".rm-", ".slot-")):
+        if purge is not None and leftover.startswith((".rm-", ".slot-")):
             purge(os.path.join(table.root, leftover))
     return fixed
 
 
-def _mark_exited(table: Containers, cg, rec) -> bool:
+def _mark_exited(table: Containers, cg, rec, purge) -> bool:
     cgroup = rec.state.get("cgroup")
     oom = False
     if cgroup:
@@ -85,7 +88,9 @@ def _mark_exited(table: Containers, cg, rec) -> bool:
         durable=True,
     )
     if rec.config.get("auto_remove"):
-        table.delete(rec.id)
+        trash = table.forget(rec.id)
+        if trash and purge is not None:
+            purge(trash)
     return True
 
 

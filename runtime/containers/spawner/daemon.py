@@ -64,8 +64,8 @@ class Spawner:
         for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, self._on_sigterm)
-        recovery.recover(self.table, self.cg)
         self.janitor = Janitor(self.cg, init.keep_fds)
+        recovery.recover(self.table, self.cg, purge=self.janitor.purge)  # in the background
         path = self.table.socket_path
         try:
             os.unlink(path)

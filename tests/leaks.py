@@ -31,7 +31,9 @@ import psutil
 
 # Directories inside a run that hold image or container contents: never state roots, and large.
 NOT_STATE_ROOTS = frozenset({"layers", "blobs", "rootfs", "upper", "merged"})
-CGROUP_DEPTH = 3  # /sys/fs/cgroup/<v1 controller or unified>/vmvc-…: the engine's cgroups are top level
+# The engine makes its cgroups at the top of a hierarchy: /sys/fs/cgroup/vmvc-… on a pure v2 host,
+# /sys/fs/cgroup/<v1 controller or unified>/vmvc-… on v1 and hybrid hosts.
+CGROUP_PATTERNS = ("vmvc-*", "*/vmvc-*")
 
 
 @dataclass(frozen=True)
@@ -85,20 +87,20 @@ def state_root_tags(scope: Scope) -> set[str]:
     return tags
 
 
+_TAGS: dict[tuple[str, ...], tuple[set[str], set[str]]] = {}  # scope paths -> (ours, others')
+
+
 def cgroups(scope: Scope) -> set[str]:
-    """cgroup directories named by one of the run's state roots, from the cgroupfs root down."""
-    found = []
-    base_depth = scope.cgroupfs.rstrip("/").count("/")
-    for dirpath, dirnames, _ in os.walk(scope.cgroupfs):
-        found += [os.path.join(dirpath, d) for d in dirnames if d.startswith("vmvc-")]
-        if dirpath.count("/") - base_depth >= CGROUP_DEPTH - 1:
-            dirnames[:] = []
-        else:
-            dirnames[:] = [d for d in dirnames if not d.startswith("vmvc-")]  # a container has no children
-    if not found:
-        return set()
-    tags = state_root_tags(scope)
-    return {path for path in found if os.path.basename(path)[:14] in tags}
+    """cgroup directories named by one of the run's state roots, the top level of cgroupfs included."""
+    found = [p for pattern in CGROUP_PATTERNS for p in glob.glob(os.path.join(scope.cgroupfs, pattern))
+             if os.path.isdir(p)]
+    ours, others = _TAGS.setdefault(scope.paths, (set(), set()))
+    unknown = {os.path.basename(p)[:14] for p in found} - ours - others
+    if unknown:  # walk the run's directories only when a cgroup of a root not seen before appears
+        tags = state_root_tags(scope)
+        ours.update(unknown & tags)
+        others.update(unknown - tags)  # its root exists now and is not ours: it never will be
+    return {p for p in found if os.path.basename(p)[:14] in ours}
 
 
 def _describe(p: psutil.Process) -> str:

@@ -317,7 +317,10 @@ def scaleout(ctx: SuiteContext, data: dict) -> None:
             continue
         for seed in range(3):
             s = sim.run("scaleout", profile=data, kind=kind, seed=seed).summary()
-            ctx.sample(f"model:{kind}", "absorb_s", s["absorb_s"], "s", round=seed)
+            absorbed = s["absorb_s"] is not None and s["absorb_s"] == s["absorb_s"]  # None/NaN: never
+            ctx.sample(f"model:{kind}", "absorbed", 1.0 if absorbed else 0.0, "share", round=seed)
+            if absorbed:
+                ctx.sample(f"model:{kind}", "absorb_s", s["absorb_s"], "s", round=seed)
             ctx.sample(f"model:{kind}", "drop_fraction", 100 * s["drop_fraction"], "%", round=seed)
 
 
@@ -359,11 +362,8 @@ def claims(res: Results) -> list[ClaimRow]:
                 "the storm suite did not measure both kinds",
             )
         )
-    a_vm, a_ct = res.median(NAME, "model:vm", "absorb_s"), res.median(NAME, "model:container", "absorb_s")
-    d_vm, d_ct = (
-        res.median(NAME, "model:vm", "drop_fraction"),
-        res.median(NAME, "model:container", "drop_fraction"),
-    )
+    a_vm, a_ct = (_absorb(res, k) for k in ("vm", "container"))
+    d_vm, d_ct = (res.median(NAME, f"model:{k}", "drop_fraction") for k in ("vm", "container"))
     if None not in (a_vm, a_ct, d_vm, d_ct):
         measured = (
             f"model, this host's calibrated profile, a 10× request spike: VMs absorb it in "
@@ -388,6 +388,17 @@ def claims(res: Results) -> list[ClaimRow]:
             )
         )
     return rows
+
+
+def _absorb(res: Results, kind: str) -> float | None:
+    """Median time the model's ``kind`` took to absorb the spike: NaN when most runs never did, None when
+    the model was not run."""
+    share = res.median(NAME, f"model:{kind}", "absorbed")
+    if share is None:
+        return None
+    if share < 0.5:
+        return float("nan")
+    return res.median(NAME, f"model:{kind}", "absorb_s")
 
 
 def _s(x: float) -> str:

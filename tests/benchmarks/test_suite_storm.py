@@ -101,6 +101,8 @@ def results(
     ]
     if model:
         a_ct, d_ct, a_vm, d_vm = model
+        for kind, a in (("container", a_ct), ("vm", a_vm)):
+            samples.append(Sample("storm", f"model:{kind}", "absorbed", float(a == a), "share"))
         samples += [
             Sample("storm", "model:container", "absorb_s", a_ct, "s"),
             Sample("storm", "model:container", "drop_fraction", d_ct, "%"),

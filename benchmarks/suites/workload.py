@@ -72,9 +72,9 @@ def plan(quick: bool) -> dict:
             "fio_mib": 32,
         }
     return {
-        "rounds": 9,
-        "fio_rounds": 5,
-        "vm_rounds": 3,
+        "rounds": 7,
+        "fio_rounds": 3,
+        "vm_rounds": 2,
         "cpu": 100000,
         "mem": 32,
         "syscall": 400000,

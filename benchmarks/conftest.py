@@ -6,6 +6,9 @@ once as a plain test); asking for ``--benchmark-only`` here turns them back on i
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+
 import pytest
 
 
@@ -25,13 +28,18 @@ def need(*checks: str) -> None:
 
 
 @pytest.fixture
-def private_engine(tmp_path, monkeypatch):
-    """An engine on a private state root, its spawner warm; stopped afterwards."""
+def private_engine(monkeypatch):
+    """An engine on a private state root (short: its unix socket path must fit), its spawner warm;
+    stopped and removed afterwards."""
     need("root", "overlayfs", "cgroups", "busybox")
-    monkeypatch.setenv("VMVC_ROOT", str(tmp_path / "root"))
+    root = tempfile.mkdtemp(prefix="vmvc-mb-", dir="/tmp")
+    monkeypatch.setenv("VMVC_ROOT", root)
     from runtime.containers import Engine, Spec
 
     engine = Engine()
-    engine.run(Spec("busybox", ["true"], auto_remove=True))
-    yield engine
-    engine.shutdown()
+    try:
+        engine.run(Spec("busybox", ["true"], auto_remove=True))
+        yield engine
+    finally:
+        engine.shutdown()
+        shutil.rmtree(root, ignore_errors=True)

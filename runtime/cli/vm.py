@@ -474,6 +474,8 @@ def _print_systemd(report) -> None:
           f"memory {report.timeline.info['memory_mb']} MiB, "
           f"disk {report.disk['mode']} ({_mib(report.disk['bytes_at_start'])} → "
           f"{_mib(report.disk['bytes_at_end'])}); image {report.image['key']} ({s.os or '?'})")
+    if report.cpu_to_multi_user is not None:
+        print(f"QEMU CPU time to the marker: {report.cpu_to_multi_user:.1f} s (TCG: one thread per vCPU)")
     for line in s.time:
         print(f"systemd-analyze: {line}")
     if s.blame:

@@ -115,6 +115,7 @@ def test_boots_to_multi_user_through_its_own_kernel_in_consecutive_phases(debian
     assert all(a["end"] == b["start"] for a, b in zip(tl["phases"], tl["phases"][1:], strict=False))
     assert tl["total"] == pytest.approx(tl["wall"]) and not any(e["clamped"] for e in tl["events"])
     assert 0 < data["multi_user_seconds"] < tl["wall"]
+    assert 0 < data["qemu_cpu_seconds_to_multi_user"] < tl["wall"] * 2
     # what systemd measured itself, reported over the console by vmvc's unit
     systemd = data["systemd"]
     assert systemd["os"].startswith("Debian GNU/Linux 12") and systemd["time"] and systemd["blame"]

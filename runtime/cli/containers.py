@@ -61,6 +61,9 @@ RUN_FLAGS = [
     ("net", None, "MODE", False, "the same as --network"),
     ("entrypoint", None, "CMD", False, "override the image's entrypoint"),
     ("label", "l", "KEY=VALUE", True, "set a label"),
+    ("trace", None, None, False, "after the exit, print the start's steps and their ms on stderr (run)"),
+    ("log-opt", None, "KEY=VALUE", True,
+     "json-file log rotation: max-size=SIZE (-1: unlimited), max-file=N; default max-size=10m, max-file=3"),
     ("storage-opt", None, "size=SIZE", True, "cap the writable layer (needs xfs project quotas)"),  # H4
     # H3 (issue 10, confinement): runtime.security.options
     ("security-opt", None, "OPT", True, "seccomp=unconfined|PROFILE.json, no-new-privileges"),
@@ -200,6 +203,7 @@ def _spec(a):
         auto_remove=a.rm,
         labels=dict(item.partition("=")[::2] for item in a.label),
         init=a.init,
+        log_opt=a.log_opt,  # H5 (issue 10): json-file rotation
         security_opt=a.security_opt,  # H3 (issue 10)
         privileged=a.privileged,
         storage_opt=a.storage_opt,  # H4 (issue 10): runtime.containers.storage
@@ -217,7 +221,12 @@ def run(argv: list[str]) -> int:
         session.close()
         print(session.reply["id"])
         return 0
-    return _pump(session, stdin=spec.stdin, tty=spec.tty, watch=_Pid1Watch(eng, session.reply.get("id")))
+    code = _pump(session, stdin=spec.stdin, tty=spec.tty, watch=_Pid1Watch(eng, session.reply.get("id")))
+    if a.trace and session.trace:  # H5: the engine's trace of this start (runtime.containers.trace)
+        from runtime.containers.trace import table
+
+        print(table(session.trace), file=sys.stderr)
+    return code
 
 
 def _need_a_terminal(wanted: bool) -> None:

@@ -62,6 +62,7 @@ class Session:
         sock.settimeout(LIVENESS_INTERVAL)
         self.exit_code: int | None = None
         self.oom_killed = False
+        self.trace: list = []  # the start's [[step, ms], ...] (runtime.containers.trace), with the exit
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -95,6 +96,7 @@ class Session:
                 if "exit" in msg:
                     self.exit_code = msg["exit"]
                     self.oom_killed = msg.get("oom_killed", False)
+                    self.trace = msg.get("trace") or []
         return frames
 
     def frames(self):

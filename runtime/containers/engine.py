@@ -15,6 +15,7 @@ object starts on first use.
 from __future__ import annotations
 
 import os
+import time
 
 from runtime.containers.client import Session, SpawnerClient
 from runtime.containers.spec import Spec
@@ -23,11 +24,20 @@ from runtime.errors import Conflict, NotFound, VmvcError
 
 
 class RunResult:
-    """What :meth:`Engine.run` returns: the id, exit code, OOMKilled and the captured output."""
+    """What :meth:`Engine.run` returns: the id, exit code, OOMKilled, the captured output, and the
+    start's ``trace``: ``[[step, ms since the request], ...]`` (:mod:`runtime.containers.trace`)."""
 
-    __slots__ = ("id", "exit_code", "oom_killed", "stdout", "stderr")
+    __slots__ = ("id", "exit_code", "oom_killed", "stdout", "stderr", "trace")
 
-    def __init__(self, id: str, exit_code: int, oom_killed: bool, stdout: bytes, stderr: bytes) -> None:
+    def __init__(
+        self,
+        id: str,
+        exit_code: int,
+        oom_killed: bool,
+        stdout: bytes,
+        stderr: bytes,
+        trace: list | None = None,
+    ) -> None:
         self.id, self.exit_code, self.oom_killed, self.stdout, self.stderr = (
             id,
             exit_code,
@@ -35,6 +45,7 @@ class RunResult:
             stdout,
             stderr,
         )
+        self.trace = trace or []
 
     def __repr__(self) -> str:
         return (
@@ -118,13 +129,14 @@ class Engine:
         return inspect(self.get(ref), self.table)
 
     def logs(self, ref: str, follow: bool = False, tail: int | None = None):
-        """json-file entries (``{"log", "stream", "time"}``); with ``follow`` until the container stops."""
+        """json-file entries (``{"log", "stream", "time"}``), oldest first across rotated files, read
+        as they are consumed (constant memory); with ``follow`` until the container stops."""
         from runtime.containers import logs as logfile
 
         rec = self.get(ref)
         path = self.table.log_path(rec.id)
         if not follow:
-            return iter(logfile.read(path, tail))
+            return logfile.stream(path, tail)
 
         def running() -> bool:
             try:
@@ -156,8 +168,10 @@ class Engine:
         """Start a created (or exited) container; with ``attach`` return its output stream."""
         rec = self.get(ref)
         if attach:
-            return _checked(self.spawner.session({"op": "start", "id": rec.id, "attach": True}))
-        _raise(self.spawner.request({"op": "start", "id": rec.id}))
+            return _checked(
+                self.spawner.session({"op": "start", "id": rec.id, "attach": True, "t0": time.monotonic_ns()})
+            )
+        _raise(self.spawner.request({"op": "start", "id": rec.id, "t0": time.monotonic_ns()}))
         return None
 
     def attach(self, ref: str, wait_start: bool = True) -> Session:
@@ -177,11 +191,14 @@ class Engine:
                     err += payload
         if session.exit_code is None:
             raise VmvcError("lost the connection to the container spawner")
-        return RunResult(session.reply["id"], session.exit_code, session.oom_killed, bytes(out), bytes(err))
+        return RunResult(
+            session.reply["id"], session.exit_code, session.oom_killed, bytes(out), bytes(err), session.trace
+        )
 
     def run_session(self, spec: Spec, attach: bool = True) -> Session:
         """create + start as one request to the spawner; the session streams output until the exit."""
-        return _checked(self.spawner.session({"op": "run", "spec": spec.to_dict(), "attach": attach}))
+        msg = {"op": "run", "spec": spec.to_dict(), "attach": attach, "t0": time.monotonic_ns()}
+        return _checked(self.spawner.session(msg))
 
     def wait(self, ref: str, condition: str = "not-running") -> int:
         """Block until the container stops; its exit code. ``condition`` as docker's: ``not-running``

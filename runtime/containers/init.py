@@ -32,6 +32,7 @@ import signal
 import socket
 import stat
 
+from runtime.containers import trace
 from runtime.containers.mounts import open_in_root
 from runtime.images.overlay import mount_overlay
 from runtime.linux import capabilities
@@ -240,6 +241,7 @@ def apply(sys_, steps: list[tuple]) -> None:
         kind = step[0]
         if kind == "overlay":
             mount_rootfs(sys_, *step[1:])
+            trace.stamp("overlay")
             root = step[4]
             if NODEV:
                 sys_.mount(None, root, None, MS_BIND | MS_REMOUNT | MS_NODEV)
@@ -379,6 +381,8 @@ def finish_and_exec(sys_, process: dict, prepared: bool = False, ctl=None) -> No
     args = process["args"]
     confine(sys_, process.get("security"))
     rearm_death_signal(sys_, ctl, parent)
+    trace.stamp("exec")
+    trace.send(ctl)  # the start's trace (runtime.containers.trace): one message, then execve
     try:
         os.execvpe(args[0], args, env)
     except FileNotFoundError:
@@ -509,7 +513,9 @@ def start_container(
                 harden(sys_, base, only=("/sys",))
             apply(sys_, cgroupfs_plan(base, readonly=not rw))
         apply(sys_, plan(cfg, base))
+        trace.stamp("mounts")
         pivot(sys_, os.path.join(base, "root"))
+        trace.stamp("pivot_root")
         sys_.sethostname(cfg["hostname"])
     except StartError:
         raise

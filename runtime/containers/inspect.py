@@ -37,7 +37,10 @@ def inspect(rec: Record, table: Containers) -> dict:
         "HostConfig": {
             "NetworkMode": {"private": "default"}.get(c["network"], c["network"]),
             "AutoRemove": c["auto_remove"],
-            "LogConfig": {"Type": "json-file", "Config": {}},
+            "LogConfig": {
+                "Type": "json-file",
+                "Config": dict(o.partition("=")[::2] for o in spec.get("log_opt") or []),
+            },
             "Memory": c["limits"]["memory"] or 0,
             "NanoCpus": int((c["limits"]["cpus"] or 0) * 1e9),
             "PidsLimit": c["limits"]["pids"],
@@ -82,4 +85,6 @@ def inspect(rec: Record, table: Containers) -> dict:
             },
         },
         "Vmvc": {"Cgroup": s.get("cgroup", ""), "Network": c["network"]},
+        # the last start, step by step: [[step, ms since the client's request], ...] (recorded at exit)
+        "Trace": s.get("trace", []),
     }

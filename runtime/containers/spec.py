@@ -64,6 +64,7 @@ FIELDS = {
     "security_opt": (),  # docker's --security-opt: seccomp=unconfined|PROFILE, no-new-privileges
     "privileged": False,
     "init": False,  # --init: runtime.containers.tinyinit as PID 1, the command as its child
+    "log_opt": (),  # --log-opt max-size=, max-file=: json-file rotation (runtime.containers.logs)
     "storage_opt": (),  # --storage-opt size=: checked against the filesystem (runtime.containers.storage)
 }
 
@@ -122,12 +123,17 @@ class Spec:
         if self.pids_limit is not None and self.pids_limit <= 0:
             self.pids_limit = None  # docker: 0 or -1 mean unlimited
         self.volumes = [_checked_volume(v) for v in self.volumes]
+        self.storage_opt = list(self.storage_opt)  # a list either way: a spec equals its JSON round trip
         if self.storage_opt:
             from runtime.containers import storage
 
-            self.storage_opt = list(self.storage_opt)
             storage.parse(self.storage_opt)
         self.privileged = bool(self.privileged)
+        self.log_opt = list(self.log_opt)
+        if self.log_opt:  # imported only when asked for: not on the plain run path
+            from runtime.containers.logs import parse_opts
+
+            parse_opts(self.log_opt)
         if self.security_opt:  # imported only when asked for: not on the plain run path
             from runtime.security.options import normalized
 

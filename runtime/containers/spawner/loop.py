@@ -3,8 +3,10 @@
 Everything the spawner does happens in a callback of this loop, so a callback must never block: a
 file descriptor is watched with a callback ``fn(mask)``; a timer runs ``fn()`` once after a delay
 (SimPy's ``timeout``, without the generators). Work that may wait (the next stem, a slot, deferred
-cleanup) runs only when a ``select`` found nothing to do, and not before :attr:`Loop.quiet_until`
--- a start sets it so that a short container's exit is answered before the next stem is forked.
+cleanup) runs only when a ``select`` found nothing to do but *bulk* events -- container output, so
+that a container printing without pause cannot starve the stem pool -- and not before
+:attr:`Loop.quiet_until`: a start sets it so that a short container's exit is answered before the
+next stem is forked.
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ class Loop:
         self._seq = 0
         self.running = True
         self.quiet_until = 0.0  # monotonic time before which idle work waits
+        self.bulk: set[int] = set()  # fds whose events do not count as work for idle-work purposes
 
     # -- descriptors ------------------------------------------------------------------------------
-    def watch(self, fileobj, fn: Callable[[int], object], events: int = READ) -> None:
+    def watch(self, fileobj, fn: Callable[[int], object], events: int = READ, bulk: bool = False) -> None:
         self.sel.register(fileobj, events, fn)
+        if bulk:
+            self.bulk.add(fileobj if isinstance(fileobj, int) else fileobj.fileno())
 
     def modify(self, fileobj, fn: Callable[[int], object], events: int) -> None:
         """Watch ``fileobj`` for ``events`` from now on (none: not at all, until the next modify)."""
@@ -42,9 +47,10 @@ class Loop:
 
     def unwatch(self, fileobj) -> None:
         try:
-            self.sel.unregister(fileobj)
+            key = self.sel.unregister(fileobj)
         except (KeyError, ValueError):
-            pass
+            return
+        self.bulk.discard(key.fd)
 
     # -- timers -----------------------------------------------------------------------------------
     def after(self, seconds: float, fn: Callable[[], None]) -> None:
@@ -62,8 +68,8 @@ class Loop:
         self, idle_pending: Callable[[], bool], idle: Callable[[], None], tick: Callable[[], None]
     ) -> None:
         """Until :attr:`running` turns false: wait for events or the next timer, run callbacks; when
-        nothing happened run ``idle()`` (if ``idle_pending()``, not before :attr:`quiet_until`);
-        ``tick()`` after every round."""
+        nothing but bulk output happened run ``idle()`` (if ``idle_pending()``, not before
+        :attr:`quiet_until`); ``tick()`` after every round."""
         while self.running:
             timeout = TICK
             if self.timers:
@@ -71,9 +77,11 @@ class Loop:
             if idle_pending():
                 timeout = max(0.0, min(timeout, self.quiet_until - time.monotonic()))
             events = self.sel.select(timeout)
+            busy = False
             for key, mask in events:
+                busy = busy or key.fd not in self.bulk
                 key.data(mask)
             self._run_timers()
-            if not events and time.monotonic() >= self.quiet_until:
+            if not busy and time.monotonic() >= self.quiet_until:
                 idle()
             tick()

@@ -21,6 +21,7 @@ from runtime.containers.create import create
 from runtime.containers.spawner.stems import fork_child
 from runtime.containers.spec import Spec
 from runtime.containers.state import EXITED, RUNNING, now
+from runtime.containers.trace import Trace
 
 # When to fork the next stem after a start (see Requests.op_start): at once within a burst of starts,
 # otherwise once the container exited or REFILL_DELAY after the reply, whichever comes first.
@@ -116,9 +117,11 @@ class Requests:
     def op_run(self, conn, msg: dict) -> None:
         """create + start in one round trip (``vmvc run``, :meth:`Engine.run`)."""
         self.sp.mark("request")
+        trace = Trace(msg.get("t0"))
         cid = self._create(msg["spec"])
+        trace.mark("slot")
         self.sp.mark("created")
-        self.op_start(conn, {"id": cid, "attach": msg.get("attach", True)})
+        self.op_start(conn, {"id": cid, "attach": msg.get("attach", True), "trace": trace})
 
     def op_start(self, conn, msg: dict) -> None:
         """Take a ready stem (waiting for one in the loop, never blocking it), send it the launch
@@ -138,11 +141,13 @@ class Requests:
             conn.reply({"error": message, "code": 125, "id": cid})
             conn.finish()
 
+        trace = msg["trace"] if isinstance(msg.get("trace"), Trace) else Trace(msg.get("t0"))
         privileged = init.privileged(cfg["process"])  # H3 (issue 10): a stem that kept every capability
-        pool.get(lambda stem: self._start_on(conn, msg, rec, cfg, stem), fail, privileged=privileged)
+        pool.get(lambda stem: self._start_on(conn, msg, rec, cfg, stem, trace), fail, privileged=privileged)
 
-    def _start_on(self, conn, msg: dict, rec, cfg: dict, stem) -> None:
+    def _start_on(self, conn, msg: dict, rec, cfg: dict, stem, trace: Trace) -> None:
         sp, sup, pool = self.sp, self.sp.sup, self.sp.pool
+        trace.mark("stem")
         cid = rec.id
         limits = cgroups.Limits(**rec.config["limits"])
         failed = None
@@ -163,6 +168,7 @@ class Requests:
                     "exit_code": 0,
                     "oom_killed": False,
                     "error": "",
+                    "trace": [],  # this start's, written with its exit
                 },
             )
             burst = time.monotonic() - self.last_start < BURST_WINDOW
@@ -202,6 +208,7 @@ class Requests:
             started,
             init_of=stem.cgroup,
             failed=failed,
+            trace=trace,
         )
 
     def _launch_config(self, config: dict) -> dict:
@@ -218,6 +225,7 @@ class Requests:
             "stdin": config["stdin"],
             "process": config["process"],
             "auto_remove": config.get("auto_remove", False),
+            "log_opt": config.get("spec", {}).get("log_opt") or [],
         }
 
     # -- running containers -----------------------------------------------------------------------

@@ -6,9 +6,16 @@ arrives on its control socket *in the loop*, so a child that hangs before ``exec
 a FIFO where a file should be) costs nobody else anything and is killed after ``START_TIMEOUT``.
 Then its output pipes (or pty master) and its pidfd are watched. Output goes to the json-file log
 (:mod:`runtime.containers.logs`, containers only) and to every attached client; stdin from a client
-is queued and written as the process reads it. The exit is reaped through the pidfd, recorded (exit
-code, ``OOMKilled``) and sent to whoever waits. Per running process the spawner keeps a few fds and
-one :class:`Proc`, nothing else.
+is queued and written as the process reads it.
+
+Output cannot starve the loop: each wakeup reads at most one 64 KiB chunk per pipe (so containers
+take turns), output events do not hold back idle work (:mod:`.loop`), and each process has a budget
+of ``OUTPUT_RATE`` bytes per second (bursts of ``OUTPUT_BURST``) -- past it, or while an attached
+client has ``CLIENT_BACKLOG`` unsent, its pipes are not read for a moment, so a flooding container
+blocks in ``write`` (as under docker's default blocking log mode) instead of taking the spawner's CPU.
+
+The exit is reaped through the pidfd, recorded (exit code, ``OOMKilled``, the start's trace) and
+sent to whoever waits. Per running process the spawner keeps a few fds and one :class:`Proc`.
 """
 
 from __future__ import annotations
@@ -19,9 +26,11 @@ import select
 import signal
 import socket
 import sys
+import time
 
+from runtime.containers import trace as tracing
 from runtime.containers import wire
-from runtime.containers.logs import LogWriter
+from runtime.containers.logs import LogWriter, parse_opts
 from runtime.containers.signals import exit_code, signal_number
 from runtime.containers.spawner.loop import READ, WRITE
 from runtime.containers.state import EXITED, now
@@ -29,6 +38,9 @@ from runtime.containers.state import EXITED, now
 STDIN_BUFFER = 256 * 1024  # stdin bytes held for a process that does not read; its client then waits
 START_TIMEOUT = float(os.environ.get("VMVC_START_TIMEOUT", 60))  # from launch to execve
 REAP_WAIT = 5.0  # how long an exit handling waits for a process it killed (one stuck in the kernel)
+OUTPUT_RATE = float(os.environ.get("VMVC_OUTPUT_RATE", 16 << 20))  # bytes/s read from one process
+OUTPUT_BURST = 1 << 20
+CLIENT_BACKLOG = 4 << 20  # bytes queued for an attached client before its process's output waits
 
 
 class Proc:
@@ -51,6 +63,10 @@ class Proc:
         self.stdin_eof = False  # close stdin once inbuf is written
         self.paused: set = set()  # clients whose stdin waits for inbuf to drain
         self.owner = None  # the client of a foreground ``run --rm``: its hang-up kills the container
+        self.trace: tracing.Trace | None = None  # a container's start, step by step
+        self.tokens = float(OUTPUT_BURST)  # output budget (bytes), refilled at OUTPUT_RATE
+        self.refilled = 0.0
+        self.out_paused = False  # its output is not read until a timer resumes it
 
     @property
     def stdin_fd(self) -> int | None:
@@ -84,6 +100,7 @@ class Supervisor:
         done,
         init_of: str = "",
         failed: dict | None = None,
+        trace: tracing.Trace | None = None,
     ) -> Proc:
         """The shared end of ``start`` and ``exec``: supervise the child from now on, and call
         ``done(proc, outcome)`` once it has ``execve``d (``outcome`` empty) or failed (``{"error",
@@ -100,10 +117,11 @@ class Supervisor:
         else:
             os.close(in_w)
         proc.done = done
+        proc.trace = trace
         loop = self.sp.loop
         if init_of:
             proc.cgroup = init_of
-            proc.log = LogWriter(self.sp.table.log_path(cid))
+            proc.log = LogWriter(self.sp.table.log_path(cid), *parse_opts(cfg.get("log_opt")))
             self.boxes[cid] = proc
         else:
             self.execs[pidfd] = proc
@@ -138,7 +156,10 @@ class Supervisor:
             if not data:
                 self._launch_decided(proc)
                 return
-            if data != b"P":
+            if data.startswith(tracing.TAG):
+                if proc.trace is not None:
+                    proc.trace.add(tracing.parse(data))
+            elif data != b"P":
                 try:
                     proc.outcome = json.loads(data)
                 except ValueError:
@@ -157,9 +178,12 @@ class Supervisor:
             self._kill(proc)  # it exits by itself after its report; its exit handling calls done
             return
         self.sp.mark("exec done")
+        if proc.trace is not None:
+            proc.trace.mark("running")
+        proc.refilled = time.monotonic()
         for fd in proc.outs:
             os.set_blocking(fd, False)
-            loop.watch(fd, lambda mask, fd=fd: self._on_fd(proc, fd, mask))
+            self._watch_fd(proc, fd)
         done, proc.done = proc.done, None
         done(proc, {})
 
@@ -266,11 +290,12 @@ class Supervisor:
 
     def _watch_fd(self, proc: Proc, fd: int) -> None:
         """(Re)register ``fd`` with the events it needs now: output to read, stdin to write."""
-        events = (READ if fd in proc.outs else 0) | (WRITE if proc.inbuf and fd == proc.stdin_fd else 0)
+        reading = fd in proc.outs and not proc.out_paused
+        events = (READ if reading else 0) | (WRITE if proc.inbuf and fd == proc.stdin_fd else 0)
         loop = self.sp.loop
         loop.unwatch(fd)
         if events:
-            loop.watch(fd, lambda mask: self._on_fd(proc, fd, mask), events)
+            loop.watch(fd, lambda mask: self._on_fd(proc, fd, mask), events, bulk=reading)
 
     def _on_fd(self, proc: Proc, fd: int, mask: int) -> None:
         if mask & WRITE:
@@ -301,7 +326,33 @@ class Supervisor:
                 proc.master = None
             return False
         self._deliver(proc, proc.outs[fd], data)
+        self._spend(proc, len(data))
         return True
+
+    def _spend(self, proc: Proc, n: int) -> None:
+        """Charge ``n`` bytes to the process's output budget; out of budget (or with a client far
+        behind) its output waits until the budget is back."""
+        t = time.monotonic()
+        proc.tokens = min(float(OUTPUT_BURST), proc.tokens + (t - proc.refilled) * OUTPUT_RATE) - n
+        proc.refilled = t
+        backlog = any(len(conn.out) > CLIENT_BACKLOG for conn in proc.attached)
+        if proc.tokens >= 0 and not backlog:
+            return
+        proc.out_paused = True
+        for fd in list(proc.outs):
+            self._watch_fd(proc, fd)
+        wait = max(-proc.tokens / OUTPUT_RATE, 0.02 if backlog else 0.0)
+        self.sp.loop.after(wait, lambda: self._resume_output(proc))
+
+    def _resume_output(self, proc: Proc) -> None:
+        if not proc.out_paused or proc.reaped:
+            return
+        if any(len(conn.out) > CLIENT_BACKLOG // 2 for conn in proc.attached):
+            self.sp.loop.after(0.02, lambda: self._resume_output(proc))
+            return
+        proc.out_paused = False
+        for fd in list(proc.outs):
+            self._watch_fd(proc, fd)
 
     def _drain(self, proc: Proc) -> None:
         """Read what the dead process left in its pipes; everything that could write is gone."""
@@ -350,6 +401,8 @@ class Supervisor:
     def on_exit(self, box: Proc, error: dict | None = None) -> None:
         sp = self.sp
         sp.mark("exit seen")
+        if box.trace is not None:
+            box.trace.mark("exit")
         sp.loop.quiet_until = 0.0  # its client is answered below: idle work (the next stem) may go
         # exec'd processes first: they are our children inside the container's PID namespace, and its
         # init cannot finish dying (so waitpid on it would block) until every one of them is reaped
@@ -368,6 +421,10 @@ class Supervisor:
             code = 137
         self.boxes.pop(box.cid, None)
         cid = box.cid
+        trace = []
+        if box.trace is not None:
+            box.trace.mark("reap")
+            trace = box.trace.relative()
         if box.cfg.get("auto_remove"):
             trash = sp.table.forget(cid)  # gone from every listing now; files deleted when idle
             if trash:
@@ -385,16 +442,17 @@ class Supervisor:
                         "oom_killed": oom,
                         "finished_at": now(),
                         "error": (error or {}).get("error", ""),
+                        "trace": trace,
                     },
                 )
             except Exception as e:
                 print(f"spawner: could not record the exit of {cid}: {e}", file=sys.stderr, flush=True)
         for conn in list(box.attached):
-            conn.reply({"exit": code, "oom_killed": oom})
+            conn.reply({"exit": code, "oom_killed": oom, "trace": trace})
             conn.finish()
         sp.mark("exit handled")
         for conn, _ in self.waiters.pop(cid, []):
-            conn.reply({"exit": code, "oom_killed": oom})
+            conn.reply({"exit": code, "oom_killed": oom, "trace": trace})
             conn.finish()
         for conn in self.pending_attach.pop(cid, []):
             conn.reply({"exit": code})

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "save": ("runtime.cli.images:save", "Save images to a tarball", "Images"),
     "rmi": ("runtime.cli.images:rmi", "Remove one or more images", "Images"),
     "tag": ("runtime.cli.images:tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", "Images"),
+    "build": ("runtime.cli.build:build", "Build an image from a Dockerfile", "Images"),
     "pull": ("runtime.cli.registry:pull_cmd", "Download an image from a registry", "Images"),
     "push": ("runtime.cli.registry:push_cmd", "Upload an image to a registry", "Images"),
     "login": ("runtime.cli.registry:login", "Log in to a registry", "Images"),

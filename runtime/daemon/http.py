@@ -185,6 +185,7 @@ async def read_request(reader, writer) -> Request | None:
     url = urllib.parse.urlsplit(target)
     query = {k: v for k, v in urllib.parse.parse_qsl(url.query, keep_blank_values=True)}
     req = Request(method.upper(), urllib.parse.unquote(url.path), query, headers, reader, writer)
+    req.extra["raw_query"] = url.query
     if "chunked" in headers.get("transfer-encoding", "").lower():
         req.body_mode = "chunked"
     elif headers.get("content-length"):

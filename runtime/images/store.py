@@ -417,6 +417,10 @@ class ImageStore:
         with self._locked() as idx:
             self._clean_tmp()
             for diff_id in layer_ids:
+                if diff_id not in stage.layers:  # a layer the store has already (a build's parent's)
+                    if diff_id not in idx["layers"]:
+                        raise VmvcError(f"layer {diff_id[:19]} is neither staged nor in the store")
+                    continue
                 stage.commit_layer(diff_id)
                 info = stage.layers[diff_id]
                 idx["layers"][diff_id] = {"size": info.content_size, "blob_size": info.blob_size}

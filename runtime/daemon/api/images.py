@@ -142,7 +142,7 @@ def registry_credentials(req) -> tuple[str, str] | None:
     return None
 
 
-async def _stream_job(d, req, job) -> None:
+async def _stream_job(d, req, job, passthrough=("status", "id", "progressDetail", "endpoint")) -> None:
     """Run ``job(emit)`` on the pool and stream what it emits as docker's JSON progress lines; an error
     ends the stream with docker's in-stream ``error``/``errorDetail`` (the CLI prints it and fails)."""
     import asyncio
@@ -165,7 +165,7 @@ async def _stream_job(d, req, job) -> None:
         while True:
             kind, value = await queue.get()
             if kind == "event":
-                ev = {k: v for k, v in value.items() if k in ("status", "id", "progressDetail", "endpoint")}
+                ev = {k: v for k, v in value.items() if k in passthrough}
                 if ev.get("progressDetail"):
                     cur, tot = ev["progressDetail"].get("current", 0), ev["progressDetail"].get("total", 0)
                     ev["progress"] = f"{cur}/{tot}" if tot else str(cur)

@@ -61,10 +61,10 @@ RUN_FLAGS = [
     ("net", None, "MODE", False, "the same as --network"),
     ("entrypoint", None, "CMD", False, "override the image's entrypoint"),
     ("label", "l", "KEY=VALUE", True, "set a label"),
+    ("storage-opt", None, "size=SIZE", True, "cap the writable layer (needs xfs project quotas)"),  # H4
     ("trace", None, None, False, "after the exit, print the start's steps and their ms on stderr (run)"),
     ("log-opt", None, "KEY=VALUE", True,
      "json-file log rotation: max-size=SIZE (-1: unlimited), max-file=N; default max-size=10m, max-file=3"),
-    ("storage-opt", None, "size=SIZE", True, "cap the writable layer (needs xfs project quotas)"),  # H4
     # H3 (issue 10, confinement): runtime.security.options
     ("security-opt", None, "OPT", True, "seccomp=unconfined|PROFILE.json, no-new-privileges"),
     ("privileged", None, None, False,
@@ -216,7 +216,7 @@ def run(argv: list[str]) -> int:
     _need_a_terminal(a.interactive and a.tty)
     spec = _spec(a)
     eng = _engine()
-    session = eng.run_session(spec, attach=not a.detach)
+    session = _with_image(spec.image, lambda: eng.run_session(spec, attach=not a.detach))
     if a.detach:
         session.close()
         print(session.reply["id"])
@@ -240,8 +240,25 @@ def _need_a_terminal(wanted: bool) -> None:
 def create(argv: list[str]) -> int:
     """Create a new container"""
     a = parse_run_args("vmvc create", argv)
-    print(_engine().create(_spec(a)))
+    spec = _spec(a)
+    print(_with_image(spec.image, lambda: _engine().create(spec)))
     return 0
+
+
+def _with_image(image: str, call):
+    """docker's run/create: a missing image is pulled ("Unable to find image … locally"), then the call
+    is made again. Costs one ``stat`` on the usual path (no registry configured, image local)."""
+    from runtime.cli import registry
+
+    if registry.config_exists():
+        registry.ensure_image(image)
+    try:
+        return call()
+    except NotFound as e:
+        if not str(e).startswith("No such image"):
+            raise
+    registry.pull_missing(image)
+    return call()
 
 
 def pid1_ignores(pid: int, signum: int) -> str | None:

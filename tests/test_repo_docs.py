@@ -23,7 +23,8 @@ def test_no_source_points_outside_the_repo():
 
 
 def test_every_cited_doc_exists():
-    cited = {m for p in SOURCES for m in re.findall(r"\bdocs/([\w.-]+\.md)\b", p.read_text())}
+    citing = [p for p in SOURCES if "tests" not in p.relative_to(ROOT).parts[:1]]  # tests hold sample paths
+    cited = {m for p in citing for m in re.findall(r"\bdocs/([\w.-]+\.md)\b", p.read_text())}
     assert {"host-facts.md", "anchors.md", "claims.md"} <= cited
     missing = [name for name in sorted(cited - BEING_WRITTEN) if not (ROOT / "docs" / name).is_file()]
     assert missing == []

@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
 from runtime.containers.state import now
+from runtime.containers.wire import loads
 from runtime.errors import VmvcError
 
 MAX_PARTIAL = 16 * 1024
@@ -183,8 +184,8 @@ def files(path: str) -> list[str]:
 def _entries(lines) -> Iterator[dict]:
     for line in lines:
         try:
-            yield json.loads(line)
-        except ValueError:
+            yield loads(line)  # the C scanner directly: json.loads on bytes is ~4x slower per line
+        except (ValueError, UnicodeDecodeError):
             continue  # a line being written right now
 
 

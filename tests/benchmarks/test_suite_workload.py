@@ -34,6 +34,7 @@ def test_a_tiny_workload_run_measures_every_method(bench_env, tmp_path, monkeypa
             assert res.median("workload", method, test) > 0, (method, test)
     for test in ("cpu", "mem", "syscall"):
         assert res.median("workload", "vm", test) > 0
+        assert res.median("workload", workload.UNCONFINED, test) > 0
     assert res.get("workload", "vm", "rand_read") is None  # no fio in the guest: no row, not a zero
     (c7,) = workload.claims(res)
     assert c7.verdict != "not measured here" and "VM not measured" in c7.measured
@@ -71,6 +72,19 @@ def fixed(ct: float = 1.0, vm: float = 0.05, accel: str = "tcg") -> Results:
             if test in ("cpu", "mem", "syscall"):
                 s.append(Sample("workload", "vm", test, 100.0 * vm, "x", r))
     return Results(s, {"workload": {"accelerator": accel}})
+
+
+def test_syscall_cost_is_put_on_seccomp_not_on_the_claim():
+    res = fixed()
+    res.samples = [x for x in res.samples if not (x.method == "container" and x.metric == "syscall")]
+    for r in range(3):
+        res.samples += [
+            Sample("workload", "container", "syscall", 70.0, "x", r),
+            Sample("workload", workload.UNCONFINED, "syscall", 99.0, "x", r),
+        ]
+    (c7,) = workload.claims(res)
+    assert c7.verdict == "reproduced with a caveat"
+    assert "syscall: container 0.70 (0.99 without seccomp)" in c7.measured and "seccomp filter" in c7.reason
 
 
 def test_verdicts_come_from_the_ratios():

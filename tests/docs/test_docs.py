@@ -1,0 +1,60 @@
+"""The docs site: builds strictly, its evidence page matches the recorded results, and every command of
+the lecture guide runs as written, in order."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+
+
+def test_mkdocs_builds_strictly(tmp_path):
+    site = tmp_path / "site"
+    r = subprocess.run([os.path.join(BIN, "mkdocs"), "build", "--strict", "--site-dir", str(site)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (site / "index.html").exists() and (site / "evidence" / "index.html").exists()
+
+
+def test_the_evidence_page_is_generated_from_the_recorded_results():
+    from benchmarks.evidence import page
+
+    with open(os.path.join(ROOT, "docs", "evidence.md")) as f:
+        assert f.read() == page(), "regenerate: python -m benchmarks.evidence > docs/evidence.md"
+
+
+def lecture_blocks() -> list[str]:
+    with open(os.path.join(ROOT, "docs", "lecture.md")) as f:
+        return re.findall(r"```sh\n(.*?)```", f.read(), re.S)
+
+
+@pytest.mark.slow
+@pytest.mark.root
+@pytest.mark.namespaces
+@pytest.mark.overlay
+@pytest.mark.cgroups
+@pytest.mark.qemu
+@pytest.mark.kvm
+@pytest.mark.registry
+@pytest.mark.docker_cli
+def test_every_lecture_command_runs_as_written(tmp_path):
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "VMVC_ROOT": str(tmp_path / "state")}
+    env.pop("VMVC_DAEMON_CONFIG", None)
+    blocks = lecture_blocks()
+    assert len(blocks) == 6
+    try:
+        for block in blocks:
+            r = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=600)
+            assert r.returncode == 0, f"{block}\n--- out\n{r.stdout[-1500:]}\n--- err\n{r.stderr[-1500:]}"
+            if "hello-world" in block and "DOCKER_HOST" in block:
+                assert "Hello from vmvc!" in r.stdout and "POST" in r.stderr
+    finally:
+        subprocess.run([os.path.join(BIN, "vmvc"), "system", "stop"], env=env, capture_output=True,
+                       timeout=60)

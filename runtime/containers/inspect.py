@@ -44,6 +44,8 @@ def inspect(rec: Record, table: Containers) -> dict:
             "Memory": c["limits"]["memory"] or 0,
             "NanoCpus": int((c["limits"]["cpus"] or 0) * 1e9),
             "PidsLimit": c["limits"]["pids"],
+            "Privileged": bool(spec.get("privileged")),  # H3 (issue 10): runtime.security.options
+            "SecurityOpt": list(spec.get("security_opt") or []) or None,
             "Binds": [
                 f"{v['host']}:{v['container']}" + (":ro" if v["readonly"] else "") for v in c["volumes"]
             ],

@@ -265,3 +265,13 @@ def test_a_spawner_copy_is_unreadable_until_exec():
             os.kill(pid, 9)
             os.waitpid(pid, 0)
     assert ctypes.CDLL(None).prctl(3, 0, 0, 0, 0) == 1  # PR_GET_DUMPABLE: this process untouched
+
+
+def test_inspect_shows_privileged_and_security_opt(engine):  # noqa: F811
+    from runtime.containers import Spec
+
+    cid = engine.create(Spec("busybox", ["true"], privileged=True, security_opt=["seccomp=unconfined"]))
+    host = engine.inspect(cid)["HostConfig"]
+    assert host["Privileged"] is True and host["SecurityOpt"] == ["seccomp=unconfined"]
+    plain = engine.inspect(engine.create(Spec("busybox", ["true"])))["HostConfig"]
+    assert plain["Privileged"] is False and plain["SecurityOpt"] is None

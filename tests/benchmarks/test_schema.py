@@ -78,3 +78,18 @@ def test_recorded_results_load_without_root():
     res = load_results()
     assert res.samples and res.summaries() and res.host.get("kernel")
     assert [c.id for c in res.claims][:13] == [f"C{i}" for i in range(1, 14)]
+
+
+def test_recorded_file_can_take_a_suite_from_another_run(tmp_path):
+    from benchmarks.recorded import record
+
+    first, second = a_run(), Results([Sample("workload", "native", "cpu", 10.0, "it/s")])
+    first.suites["workload"] = {"title": "W", "status": "failed", "reason": "KeyError"}
+    second.suites["workload"] = {"title": "W", "status": "ok", "reason": "", "claims": ["C7"]}
+    a, b = data.write_json(first, tmp_path / "a.json"), data.write_json(second, tmp_path / "b.json")
+    back = data.load(record([str(a), str(b)], str(tmp_path / "rec.json"), samples_per_key=2))
+    assert back.suites["workload"]["status"] == "ok" and back.median("workload", "native", "cpu") == 10.0
+    assert back.get("startup", "engine", "start").n == 9
+    assert len(back.values("startup", "engine", "start")) == 2
+    assert back.meta["merged_from"] == {str(a): ["startup", "workload"], str(b): ["workload"]}
+    assert [c.id for c in back.claims][:13] == [f"C{i}" for i in range(1, 14)]

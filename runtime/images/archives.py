@@ -27,10 +27,12 @@ from runtime.errors import VmvcError
 from runtime.images import layers as layerlib
 from runtime.images import limits, reference
 from runtime.images.store import MEDIA_MANIFEST, Image, ImageStore
+from runtime.linux import safefs
 
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 MAX_JSON = 16 << 20
+MAX_MEMBERS = 100_000  # an image archive holds a few files per image (blobs), not millions
 NAME_ANNOTATION = "io.containerd.image.name"
 REF_ANNOTATION = "org.opencontainers.image.ref.name"
 
@@ -117,7 +119,9 @@ class _Source:
         self.tar = None if self.dir else tarfile.open(path, mode="r:", tarinfo=layerlib.LimitedTarInfo)
         if self.tar is not None:
             self.members = {}
-            for m in self.tar.getmembers():
+            while (m := self.tar.next()) is not None:
+                if len(self.members) >= MAX_MEMBERS:
+                    raise BadArchive(f"more than {MAX_MEMBERS} entries: not an image archive")
                 self.members[posixpath.normpath(m.name.lstrip("/"))] = m
 
     def _clean(self, name: str) -> str:
@@ -134,11 +138,11 @@ class _Source:
 
     def open(self, name: str):
         clean = self._clean(name)
-        if self.dir:
-            path = os.path.join(self.dir, clean)
-            if os.path.islink(path) or not os.path.isfile(path):
-                raise BadArchive(f"archive has no regular file {name!r}")
-            return open(path, "rb")
+        if self.dir:  # never through a symlink, never a FIFO (runtime.linux.safefs)
+            try:
+                return safefs.open_beneath(self.dir, clean)
+            except OSError:
+                raise BadArchive(f"archive has no regular file {name!r}") from None
         member = self.members.get(clean)
         f = self.tar.extractfile(member) if member is not None else None
         if f is None:

@@ -58,6 +58,7 @@ class Reader:
         if not self.skeleton.startswith(MAGIC):
             raise VmvcError(f"{skeleton_path}: not a vmvc tar-split file")
         self.layer_dir, self.diff_id = layer_dir, diff_id
+        self.beneath = None  # runtime.linux.safefs.Beneath, opened on the first file
         self.parts = self._parts()
         self.buf, self.pos = b"", 0
         self.sha = hashlib.sha256()
@@ -89,8 +90,10 @@ class Reader:
     def _file(self, path: str, size: int):
         from runtime.linux import safefs
 
+        if self.beneath is None:
+            self.beneath = safefs.Beneath(self.layer_dir)
         try:  # never outside the layer dir, never through a symlink, never a FIFO (a corrupt record)
-            f = safefs.open_beneath(self.layer_dir, path)
+            f = self.beneath.open(path)
         except OSError as e:
             raise VmvcError(f"layer {self.diff_id}: cannot read {path}: {e.strerror or e}") from None
         with f:
@@ -126,6 +129,8 @@ class Reader:
 
     def __exit__(self, *exc) -> None:
         self.parts.close()
+        if self.beneath is not None:
+            self.beneath.close()
 
     def verify(self) -> None:
         """After the last byte: the rebuilt tar must hash to the diff id."""

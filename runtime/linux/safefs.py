@@ -70,18 +70,48 @@ def open_beneath(root: str, rel: str):
     """:func:`open_regular` of ``rel`` inside the directory ``root``, never leaving it: ``rel`` must be
     relative without ``..``, and no component (directory or file) may be a symlink, since a symlink
     in an image's layer points into *the container's* root, not the host's."""
-    parts = [p for p in rel.split("/") if p not in ("", ".")]
-    if rel.startswith("/") or ".." in parts or not parts:
-        raise NotRegular(errno.EINVAL, f"{rel!r} is not a plain relative path")
-    fd = os.open(root, _DIR_FLAGS)
-    try:
-        for part in parts[:-1]:
-            child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            os.close(fd)
-            fd = child
-        return open_regular(parts[-1], dir_fd=fd)
-    finally:
-        os.close(fd)
+    with Beneath(root) as beneath:
+        return beneath.open(rel)
+
+
+class Beneath:
+    """:func:`open_beneath` for many files of one tree: the last parent directory's fd is kept, so
+    files read in archive order (grouped by directory) cost one ``openat`` each, not one per level."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.parent: tuple[str, ...] | None = None
+        self.fd: int | None = None
+
+    def open(self, rel: str):
+        parts = [p for p in rel.split("/") if p not in ("", ".")]
+        if rel.startswith("/") or ".." in parts or not parts:
+            raise NotRegular(errno.EINVAL, f"{rel!r} is not a plain relative path")
+        parent = tuple(parts[:-1])
+        if parent != self.parent:
+            self.close()
+            fd = os.open(self.root, _DIR_FLAGS)
+            try:
+                for part in parent:
+                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                    os.close(fd)
+                    fd = child
+            except BaseException:
+                os.close(fd)
+                raise
+            self.parent, self.fd = parent, fd
+        return open_regular(parts[-1], dir_fd=self.fd)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+        self.parent, self.fd = None, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _kind(mode: int) -> str:

@@ -87,3 +87,16 @@ def test_rmtree_of_a_file_a_symlink_or_nothing(tmp_path):
     f.write_text("x")
     safefs.rmtree(str(f))
     assert not f.exists()
+
+
+def test_open_beneath_stays_inside_and_refuses_symlinks_and_fifos(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_text("ok")
+    (tmp_path / "up").symlink_to("/etc")
+    os.mkfifo(tmp_path / "d" / "fifo")
+    assert safefs.open_beneath(str(tmp_path), "d/f").read() == b"ok"
+    for bad in ("../x", "/etc/passwd", "up/passwd", "d/fifo", ""):
+        with pytest.raises(OSError):
+            safefs.open_beneath(str(tmp_path), bad)
+    with safefs.Beneath(str(tmp_path)) as beneath:  # the cached parent fd serves the next file too
+        assert beneath.open("d/f").read() == b"ok" and beneath.open("./d//f").read() == b"ok"

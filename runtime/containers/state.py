@@ -261,11 +261,14 @@ class Containers:
     def resolve(self, ref: str) -> str:
         """A name, full id or unique id prefix -> full id."""
         ref = ref.lstrip("/")
-        try:
-            with open(os.path.join(self.names_dir, ref)) as f:
-                return f.read()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, OSError):
-            pass
+        if ref and "/" not in ref and not ref.startswith("."):  # a name: never a path out of names/
+            try:
+                with open(os.path.join(self.names_dir, ref), "rb") as f:
+                    owner = f.read(65).decode("ascii", "replace")
+                if len(owner) == 64 and all(c in "0123456789abcdef" for c in owner):
+                    return owner
+            except OSError:
+                pass
         if ref and all(c in "0123456789abcdef" for c in ref):
             hits = [cid for cid in self.ids() if cid.startswith(ref)]
             if len(hits) == 1:

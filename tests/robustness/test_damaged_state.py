@@ -81,3 +81,15 @@ def test_recovery_frees_names_whose_container_is_gone(table):
     table.reserve_name("ghost", "f" * 64)  # a crash between reserving the name and making the dir
     assert table.release_stale_names() == ["ghost"]
     table.reserve_name("ghost", "e" * 64)
+
+
+def test_a_reference_is_never_a_path_out_of_the_names_dir(table):
+    from runtime.errors import NotFound
+
+    secret = os.path.join(table.root, "secret")
+    with open(secret, "w") as f:
+        f.write("a" * 64)  # looks like an id: must still not be read through "names/../secret"
+    for ref in ("../secret", "/../secret", "names/../../secret", ".."):
+        with pytest.raises(NotFound) as e:
+            table.resolve(ref)
+        assert "aaaa" not in str(e.value)

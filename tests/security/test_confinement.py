@@ -275,3 +275,35 @@ def test_inspect_shows_privileged_and_security_opt(engine):  # noqa: F811
     assert host["Privileged"] is True and host["SecurityOpt"] == ["seccomp=unconfined"]
     plain = engine.inspect(engine.create(Spec("busybox", ["true"])))["HostConfig"]
     assert plain["Privileged"] is False and plain["SecurityOpt"] is None
+
+
+WATCHER = """
+seen=" 1 $$ "
+end=$(( $(date +%s) + 3 ))
+while [ $(date +%s) -lt $end ]; do
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    case "$seen" in *" $p "*) continue;; esac
+    seen="$seen$p "
+    { echo "pid $p"; tr '\\0' ' ' < $d/environ; echo; readlink $d/exe; } 2>&1
+  done
+done
+"""
+
+
+def test_a_watcher_inside_never_reads_the_spawner_through_an_exec_child(engine, monkeypatch):  # noqa: F811
+    """An attacker in the container polls /proc for new processes (the exec children) and reads their
+    environment and executable: before ``execve`` that is denied, after it only the container's
+    environment and program show; the host's environment never does."""
+    from runtime.containers import Spec
+
+    monkeypatch.setenv("VMVC_HOST_SECRET", "host-secret-43")
+    cid = engine.create(Spec("busybox", ["sh", "-c", WATCHER]))
+    engine.start(cid)
+    for _ in range(8):  # on this host the watcher catches most of them before execve: "Permission denied"
+        assert engine.exec_run(cid, ["true"]).exit_code == 0
+    engine.wait(cid)
+    log = b"".join(entry["log"].encode() for entry in engine.logs(cid))  # what the watcher saw
+    assert log.count(b"pid ") >= 2
+    assert b"host-secret-43" not in log and b"VMVC_ROOT" not in log
+    assert b"/usr/bin/python" not in log and b"python3" not in log  # never the spawner's executable

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # docker.io brings dockerd (an anchor, and a real peer for image round trips; its older client
 # lands in /usr/bin, behind the docker CLI 28 in /usr/local/bin). Its service is never started here.
 APT_PACKAGES=(qemu-system-x86 busybox-static crun runc docker.io docker-registry skopeo fio iproute2
-              cpio kmod python3-venv mmdebstrap qemu-utils e2fsprogs chromium)
+              cpio kmod python3-venv mmdebstrap qemu-utils e2fsprogs chromium tmux)
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- system packages -------------------------------------------------------------------------
@@ -71,4 +71,4 @@ if [ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$stamp" ]; then
 fi
 # pip cannot put interpreter flags in a console script: swap in vmvc's own launcher, which starts
 # Python with -S and turns site on only when an import needs it (see runtime/cli/launcher.py).
-grep -q "vmvc fast launcher" .venv/bin/vmvc 2>/dev/null || .venv/bin/python -m runtime.cli.launcher >/dev/null
+grep -q __mp_main__ .venv/bin/vmvc 2>/dev/null || .venv/bin/python -m runtime.cli.launcher >/dev/null  # (re)install if older

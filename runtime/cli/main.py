@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "logout": ("runtime.cli.registry:logout", "Log out from a registry", "Images"),
     "registry": ("runtime.cli.registry:registry", "A local registry for offline classrooms", "Images"),
     "vm": ("runtime.cli.vm:vm", "Boot and measure virtual machines (QEMU, pyvmm)", "Virtual machines"),
+    "demo": ("runtime.cli.demo:demo", "A live VM-vs-containers race for lectures", "System"),
     "daemon": ("runtime.cli.daemon:daemon", "Serve the Docker Engine API on a socket", "System"),
     "doctor": ("runtime.cli.system:doctor", "What this host supports, with evidence", "System"),
     "system": ("runtime.cli.system:system", "Manage vmvc (df, prune, info)", "System"),

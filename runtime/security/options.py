@@ -31,7 +31,14 @@ def _seccomp_value(value: str) -> str:
         except (OSError, UnicodeDecodeError) as e:
             reason = getattr(e, "strerror", None) or str(e)
             raise VmvcError(f"opening seccomp profile ({value}) failed: {reason}") from None
-    profile.resolve(profile.load(value), ())  # refuses what could not be compiled, with one line
+    from runtime.linux.capabilities import DOCKER_DEFAULT
+    from runtime.security.seccomp import blocked_needs, compile_profile
+
+    blocked = blocked_needs(compile_profile(profile.load(value), DOCKER_DEFAULT))  # ProfileError: one line
+    if blocked:
+        raise profile.ProfileError(
+            f"seccomp profile blocks {', '.join(blocked)}: the container's process needs them to start"
+        )
     return value
 
 

@@ -139,6 +139,21 @@ def compile_rules(default: int, rules: list[Rule]) -> bytes:
     return p.assemble()
 
 
+# What the container's own init does between loading the filter and ``execve`` (and to report a failed
+# ``execve``): a profile must let these through, or the start would die without a word.
+NEEDED = ("execve", "prctl", "poll", "getppid", "rt_sigaction", "rt_sigprocmask", "brk", "mmap", "munmap",
+          "close", "sendto", "write", "exit_group")
+
+
+def blocked_needs(code: bytes) -> list[str]:
+    """The :data:`NEEDED` calls that ``code`` does not allow (ALLOW or LOG), tried in the emulator."""
+    import struct
+
+    ok = (0x7FFF0000, 0x7FFC0000)
+    return [name for name in NEEDED
+            if bpf.run(code, struct.pack("=II56x", NUMBERS[name], AUDIT_ARCH_X86_64)) not in ok]
+
+
 def compile_profile(profile: dict, caps) -> bytes:
     """A loaded profile (:func:`runtime.security.profile.load`) for a container with ``caps``."""
     return compile_rules(*resolve(profile, caps))

@@ -103,14 +103,17 @@ def _vmvc(*args, **kw):
     [("seccomp={bad}", "decoding seccomp profile failed"),
      ("seccomp={tmp}/missing.json", "opening seccomp profile"),
      ("seccomp={wrongarch}", "architectures do not include"),
-     ("nonsense=1", 'invalid --security-opt: "nonsense=1"')],
+     ("nonsense=1", 'invalid --security-opt: "nonsense=1"'),
+     ("seccomp={kill_all}", "seccomp profile blocks execve, prctl")],
 )
 def test_a_bad_profile_or_option_is_one_line_125_and_leaves_nothing(engine, tmp_path, opt, message):  # noqa: F811
     bad = tmp_path / "bad.json"
     bad.write_text('{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [')
     wrongarch = tmp_path / "arm.json"
     wrongarch.write_text('{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_AARCH64"]}')
-    opt = opt.format(bad=bad, tmp=tmp_path, wrongarch=wrongarch)
+    kill_all = tmp_path / "kill.json"
+    kill_all.write_text('{"defaultAction": "SCMP_ACT_KILL_PROCESS"}')
+    opt = opt.format(bad=bad, tmp=tmp_path, wrongarch=wrongarch, kill_all=kill_all)
     r = _vmvc("run", "--rm", "--name", "never", "--security-opt", opt, "busybox", "true")
     assert r.returncode == 125
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

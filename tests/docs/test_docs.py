@@ -58,3 +58,33 @@ def test_every_lecture_command_runs_as_written(tmp_path):
     finally:
         subprocess.run([os.path.join(BIN, "vmvc"), "system", "stop"], env=env, capture_output=True,
                        timeout=60)
+
+
+@pytest.mark.slow
+def test_screenshots_of_a_notebook_and_the_docs_home(tmp_path):
+    """A notebook's HTML export and the docs home page render in headless Chromium (screenshots kept)."""
+    import shutil
+
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is needed (scripts/setup.sh installs it)"
+    nb = nbformat.read(os.path.join(ROOT, "notebooks", "03-why-containers-start-faster.ipynb"), as_version=4)
+    old = os.environ.get("VMVC_NOTEBOOK_MODE")
+    os.environ["VMVC_NOTEBOOK_MODE"] = "recorded"
+    try:
+        NotebookClient(nb, timeout=600, kernel_name="python3").execute()
+    finally:
+        os.environ.pop("VMVC_NOTEBOOK_MODE") if old is None else os.environ.update(VMVC_NOTEBOOK_MODE=old)
+    page, _ = HTMLExporter().from_notebook_node(nb)
+    (tmp_path / "nb.html").write_text(page)
+    site = tmp_path / "site"
+    subprocess.run([os.path.join(BIN, "mkdocs"), "build", "--site-dir", str(site)], cwd=ROOT, check=True,
+                   capture_output=True, timeout=300)
+    shots = ((tmp_path / "nb.html", tmp_path / "notebook.png"), (site / "index.html", tmp_path / "docs.png"))
+    for html, png in shots:
+        r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,900",
+                            f"--screenshot={png}", f"file://{html}"], capture_output=True, timeout=120)
+        assert r.returncode == 0 and png.stat().st_size > 10_000, r.stderr[-500:]

@@ -35,6 +35,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--open", action="store_true", help="open report.html in a browser when done")
     p.add_argument("--report-only", metavar="RESULTS.json",
                    help="measure nothing: rebuild the report from a results file (e.g. the recorded one)")
+    p.add_argument("--compare", nargs="+", metavar="RESULTS.json",
+                   help="measure nothing: merge results files from several hosts into one comparison "
+                        "(compare.md, compare.html in --out), one column per host")
     p.add_argument("--list", action="store_true",
                    help="list the suites, what they need and whether they run here")
     return p
@@ -57,6 +60,16 @@ def main(argv: list[str]) -> int:
             return 125
     if args.report_only:
         return _report_only(args, found)
+    if args.compare:
+        from benchmarks.compare import compare
+
+        try:
+            paths = compare(args.compare, args.out)
+        except (OSError, ValueError, KeyError) as e:
+            print(f"vmvc bench: cannot compare: {e}", file=sys.stderr)
+            return 125
+        print(f"vmvc bench: comparison of {len(args.compare)} hosts written to {paths['html']}")
+        return 0
     return _measure(args, found, selected, argv)
 
 

@@ -64,7 +64,7 @@ def boot(argv: list[str]) -> int:
     disk.add_argument("--copy", dest="disk", action="store_const", const="copy",
                       help="debian: a full copy of the cached base disk")
     p.add_argument("--cpus", type=int, default=1)
-    p.add_argument("--timeout", type=float, default=None, metavar="S", help="default: 120; 600 for debian")
+    p.add_argument("--timeout", type=float, default=None, metavar="S", help="default: 120; 1800 for debian")
     p.add_argument("--console", action="store_true", help="print the guest console as it arrives")
     p.add_argument("--plot", metavar="PNG", help="save the timeline as a picture")
     p.add_argument("--json", action="store_true")
@@ -449,7 +449,7 @@ def boot_debian(args, machines: list[str]) -> int:
         prepared = time.perf_counter() - t
         with _status(f"booting Debian on {machine}", quiet=args.json or args.console):
             report = debian_boot.boot(machine, args.memory or 512, args.cpus, args.accel, args.disk, rec,
-                                      timeout=args.timeout or 600.0, on_line=on_line, img=img)
+                                      timeout=args.timeout or debian_boot.TIMEOUT, on_line=on_line, img=img)
         report.prep = {"image_build" if built else "image_verify": prepared, **report.prep}
         reports.append(report)
         if not args.json:

@@ -182,8 +182,11 @@ def _tail(lines: list[tl.Line]) -> str:
 
 
 def run(spec: Spec, timeout: float = 120.0, stall: float | None = 30.0, sample_every: float = 0.1,
-        on_line=None, qemu: str = QEMU, coalesce: float = 0.001) -> Result:
+        on_line=None, qemu: str = QEMU, coalesce: float = 0.001, booted: str = WORKLOAD_START) -> Result:
     """Boot ``spec`` and wait for QEMU to exit; raises :class:`BootError` when it does not finish.
+
+    The stall watch ends at the first line starting with ``booted`` (a guest that has booted may
+    be silent while it works: a workload, or a full OS computing its boot report).
 
     Console bytes are read in batches at most every ``coalesce`` seconds (the serial port delivers
     them one by one); each batch is stamped with the arrival of its first byte, so line times have
@@ -225,7 +228,7 @@ def run(spec: Spec, timeout: float = 120.0, stall: float | None = 30.0, sample_e
             last_output = arrived
             for ln in splitter.feed(arrived - t0, data):
                 _check_line(ln, lines, on_line)
-                booting = booting and not ln.text.startswith(WORKLOAD_START)
+                booting = booting and not ln.text.startswith(booted)
         for ln in splitter.flush():
             _check_line(ln, lines, on_line)
         remaining = max(0.1, timeout - (time.monotonic() - t0))

@@ -28,6 +28,7 @@ from runtime.vm.debian import image as cache
 from runtime.vm.kernel import Kernel
 
 APPEND = f"root=/dev/vda rw {recipe.POWEROFF_FLAG}"
+TIMEOUT = 1800.0    # a hang guard, not a budget: under TCG on a loaded 2-core host a boot took 7+ minutes
 BOOT_FILES = ("base.qcow2", "vmlinuz", "initrd.img")     # what a boot reads (the tarball is for containers)
 
 
@@ -84,7 +85,7 @@ class DebianBoot(BootReport):
 
 def boot(machine: str = "q35", memory_mb: int = 512, cpus: int = 1, accel: str = "auto",
          disk: str = "overlay", rec: recipe.Recipe | None = None, cache: str | None = None,
-         timeout: float = 600.0, stall: float | None = 120.0, on_line=None, probe=None,
+         timeout: float = TIMEOUT, stall: float | None = 120.0, on_line=None, probe=None,
          progress: build.Progress | None = None, img: cache.Image | None = None) -> DebianBoot:
     """Boot one Debian VM to multi-user.target (building the image first if it is not cached).
 
@@ -117,7 +118,8 @@ def boot(machine: str = "q35", memory_mb: int = 512, cpus: int = 1, accel: str =
         prep["disk"] = time.perf_counter() - t
         spec = qemu.Spec(img.path("vmlinuz"), img.path("initrd.img"), machine, decision.accel, memory_mb,
                          cpus, append=APPEND, extra=vm_disk.drive_args(machine))
-        result = qemu.run(spec, timeout=timeout, stall=stall, on_line=watch)
+        result = qemu.run(spec, timeout=timeout, stall=stall, on_line=watch,
+                          booted=f"{recipe.MARK} multi-user")
     old = result.timeline
     timeline, systemd = phases.build(result.lines, old.events[-1].t, old.wall, peak_rss=old.peak_rss,
                                      peak_pss=old.peak_pss, samples=old.samples, info=old.info)

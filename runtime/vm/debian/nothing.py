@@ -26,7 +26,8 @@ WORKLOAD = ["cat", "/etc/os-release"]
 
 def from_nothing(cold: bool = True, machine: str = "q35", memory_mb: int = 512, accel: str = "auto",
                  rec: recipe.Recipe | None = None, cache: str | None = None, tag: str = container.DEFAULT_TAG,
-                 progress: build.Progress | None = None, on_line=None, timeout: float = 600.0) -> dict:
+                 progress: build.Progress | None = None, on_line=None,
+                 timeout: float = debian_boot.TIMEOUT) -> dict:
     """Seconds for each side's whole path; ``cold`` rebuilds the VM image from the Debian archive."""
     rec = rec or recipe.make()
     progress = progress or build._quiet

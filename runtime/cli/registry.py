@@ -22,22 +22,25 @@ def _config() -> dict:
     return config.load()
 
 
-def pull_image(ref: str, quiet: bool = False, store=None):
-    """Pull with docker's lines (used by ``pull`` and by ``run``/``create`` for a missing image)."""
+def pull_image(ref: str, quiet: bool = False, store=None, for_run: bool = False):
+    """Pull with docker's lines (used by ``pull`` and by ``run``/``create`` for a missing image; like
+    docker's run, that one says nothing of endpoints that failed unless another then served it)."""
     from runtime.images import reference
     from runtime.registry import pull
     from runtime.registry.progress import LayerProgress
 
     store = store or _store()
     tag_given = "@" in ref or ":" in ref.rsplit("/", 1)[-1]
-    if not tag_given and not quiet:
+    if not tag_given and not quiet and not for_run:
         print("Using default tag: latest", file=sys.stderr)
-    progress = None if quiet else LayerProgress()
+    progress = None if quiet else LayerProgress(defer_failures=for_run)
+    ok = False
     try:
         result = pull(store, ref, config=_config(), progress=progress)
+        ok = True
     finally:
         if progress is not None:
-            progress.close()
+            progress.close(succeeded=ok)
     shown = reference.familiar(result.reference)
     if not quiet:
         print(f"Digest: {result.digest}", file=sys.stderr)
@@ -186,6 +189,9 @@ def pull_missing(ref: str, store=None) -> None:
     from runtime.images import reference
 
     name = ref if ("@" in ref or ":" in ref.rsplit("/", 1)[-1]) else f"{ref}:latest"
-    print(f"Unable to find image '{reference.familiar(name) if '@' not in name else name}' locally",
-          file=sys.stderr)
-    pull_image(ref, store=store)
+    shown = reference.familiar(name) if "@" not in name else name
+    print(f"Unable to find image '{shown}' locally", file=sys.stderr)
+    try:
+        pull_image(ref, store=store, for_run=True)
+    except VmvcError as e:  # one line, as docker's run ends a failed pull
+        raise VmvcError(f"No such image: {shown}: {e}") from None

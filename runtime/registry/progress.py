@@ -12,8 +12,10 @@ _FINAL = {"Pull complete", "Already exists", "Pushed", "Layer already exists"}
 
 
 class LayerProgress:
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, defer_failures: bool = False):
         self.stream = stream or sys.stderr
+        self.defer = defer_failures  # endpoint failures shown only if the pull then succeeds elsewhere
+        self.deferred: list[str] = []
         self.tty = self.stream.isatty()
         self.bars = None
         self.tasks: dict[str, int] = {}
@@ -32,8 +34,15 @@ class LayerProgress:
         if layer and ev.get("endpoint"):
             self.endpoint_of[layer] = ev["endpoint"]
         if not layer or status.startswith("Pulling from"):
-            self._line(f"{layer}: {status}" if layer else status)
+            text = f"{layer}: {status}" if layer else status
+            if self.defer and (ev.get("error_kind") or status.startswith("Pulling from")):
+                self.deferred.append(text)  # said once a layer comes (or the pull succeeds)
+                return
+            self._line(text)
             return
+        for line in self.deferred if self.defer else []:
+            self._line(line)
+        self.deferred = [] if self.defer else self.deferred
         if self.bars is None:
             if status in _FINAL or status in ("Pulling fs layer", "Pushing"):
                 src = self.endpoint_of.get(layer)
@@ -62,7 +71,11 @@ class LayerProgress:
         else:
             print(text, file=self.stream, flush=True)
 
-    def close(self) -> None:
+    def close(self, succeeded: bool = True) -> None:
+        if succeeded:
+            for line in self.deferred:
+                self._line(line)
+        self.deferred = []
         if self.bars is not None:
             self.bars.stop()
             self.bars = None

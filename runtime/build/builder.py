@@ -216,11 +216,7 @@ class Builder:
             raise DockerfileError(inst.line, "ONBUILD is not supported by vmvc build")
         stage.__dict__.setdefault("set_here", set()).add(cmd)
         key = self._key(stage, inst)
-        cached = self._cached(key)
-        if cached is not None:
-            stage.image = cached
-            stage.diff_ids = list(cached.diff_ids)
-            stage.history = json.loads(self.store.config_blob(cached)).get("history") or []
+        if self._use_cache(stage, key):
             return
         layer = self._workdir_layer(stage) if cmd == "WORKDIR" else None
         try:
@@ -257,11 +253,7 @@ class Builder:
             sources, dest, source_stage = self._copy_args(stage, inst)
             extra = self._content_key(sources, source_stage)
         key = self._key(stage, inst, extra)
-        cached = self._cached(key)
-        if cached is not None:
-            stage.image = cached
-            stage.diff_ids = list(cached.diff_ids)
-            stage.history = json.loads(self.store.config_blob(cached)).get("history") or []
+        if self._use_cache(stage, key):
             return
         with tempfile.TemporaryFile(prefix="vmvc-build-layer-") as layer:
             if inst.cmd == "RUN":
@@ -425,6 +417,18 @@ class Builder:
             else inst.text
         blob = json.dumps([parent, inst.cmd, inst.flags, text, args, extra, stage.shell])
         return hashlib.sha256(blob.encode()).hexdigest()
+
+    def _use_cache(self, stage: Stage, key: str) -> bool:
+        """A cache hit moves the stage onto the cached image (its layers, config and history)."""
+        cached = self._cached(key)
+        if cached is None:
+            return False
+        stage.image = cached
+        stage.diff_ids = list(cached.diff_ids)
+        raw = json.loads(self.store.config_blob(cached))
+        stage.history = raw.get("history") or []
+        stage.config = dict(raw.get("config") or {})
+        return True
 
     def _cached(self, key: str):
         if self.no_cache:

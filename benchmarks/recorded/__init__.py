@@ -1,8 +1,8 @@
 """Results recorded on this kind of host (``this-kind.json``), shipped so that notebooks and docs work
 without root: ``benchmarks.load_results()``.
 
-The file is a ``vmvc bench --full`` results.json kept small (every summary, five samples per
-measurement). A suite that failed in that run may be taken from another run's file; the file's
+The file is a ``vmvc bench --full`` results.json kept small (every summary, three samples per
+measurement, compact JSON). A suite that failed in that run may be taken from another run's file; the file's
 ``meta.merged_from`` then says which suites came from where::
 
     python -m benchmarks.recorded vmvc-report/results.json [other-run/results.json ...]
@@ -38,7 +38,7 @@ def merge(paths: list[str]):
     return base
 
 
-def record(paths: list[str], dest: str = HERE, samples_per_key: int = 5) -> str:
+def record(paths: list[str], dest: str = HERE, samples_per_key: int = 3) -> str:
     """Merge ``paths`` (see :func:`merge`), recompute the claims table from the merged numbers, write it."""
     from benchmarks import claims
     from benchmarks.report import data
@@ -46,5 +46,5 @@ def record(paths: list[str], dest: str = HERE, samples_per_key: int = 5) -> str:
 
     res = merge(paths)
     res.claims = claims.evaluate(res, discover())
-    data.write_json(res, dest, samples_per_key=samples_per_key)
+    data.write_json(res, dest, samples_per_key=samples_per_key, compact=True)
     return dest

@@ -9,9 +9,11 @@ from pathlib import Path
 from benchmarks.suite import Results
 
 
-def write_json(res: Results, path: str | Path, samples_per_key: int | None = None) -> Path:
+def write_json(res: Results, path: str | Path, samples_per_key: int | None = None,
+               compact: bool = False) -> Path:
     path = Path(path)
-    path.write_text(json.dumps(res.to_dict(samples_per_key), indent=1, default=str) + "\n")
+    layout = {"separators": (",", ":")} if compact else {"indent": 1}
+    path.write_text(json.dumps(res.to_dict(samples_per_key), default=str, **layout) + "\n")
     return path
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 MAX_HEADER = 64 * 1024
 HEADER_SECONDS = 10.0
+IDLE_SECONDS = 600.0  # a kept-alive connection with no request for this long is closed quietly
 MAX_JSON_BODY = 4 << 20  # a create body is a few KiB
 REASONS = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
            404: "Not Found", 409: "Conflict", 413: "Payload Too Large", 500: "Internal Server Error",
@@ -161,9 +162,18 @@ class Request:
 
 
 async def read_request(reader, writer) -> Request | None:
-    """The next request on a connection; None when the client closed it."""
+    """The next request on a connection; None when the client closed it (or left it idle too long).
+
+    A kept-alive connection may sit idle between requests (the CLI keeps them); once a request's first
+    byte has come, its headers must follow within ``HEADER_SECONDS`` (a slow-headers client is dropped)."""
     try:
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEADER_SECONDS)
+        first = await asyncio.wait_for(reader.read(1), IDLE_SECONDS)
+    except (TimeoutError, ConnectionError):
+        return None
+    if not first:
+        return None
+    try:
+        head = first + await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEADER_SECONDS)
     except asyncio.IncompleteReadError as e:
         if e.partial.strip():
             raise HTTPError(400, "incomplete request") from None

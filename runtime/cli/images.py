@@ -279,7 +279,15 @@ def verify(argv: list[str]) -> int:
     p.add_argument("images", nargs="*", metavar="IMAGE")
     p.add_argument("--json", action="store_true")
     args = parse(p, argv)
-    results = _store().verify(args.images or None)
+    if sys.stderr.isatty():
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("verifying layers", total=None)
+            results = _store().verify(args.images or None,
+                                      progress=lambda n, total: bar.update(task, completed=n, total=total))
+    else:
+        results = _store().verify(args.images or None)
     if args.json:
         print_json([{"Id": im.id, "RepoTags": im.repo_tags, "Layers": layers} for im, layers in results])
     damaged = 0

@@ -283,15 +283,18 @@ class ImageStore:
         raise NotFound(f"No such image: {_shown(ref)}")
 
     # -- integrity ---------------------------------------------------------------------------------
-    def verify(self, refs: list[str] | None = None) -> list[tuple[Image, dict[str, str | None]]]:
+    def verify(self, refs: list[str] | None = None,
+               progress=None) -> list[tuple[Image, dict[str, str | None]]]:
         """Check the layers of ``refs`` (default: every image) against what was imported; records the
-        verdicts in the index (see :mod:`runtime.images.integrity`). Per image: diff id -> problem."""
+        verdicts in the index (see :mod:`runtime.images.integrity`). Per image: diff id -> problem.
+        ``progress(done, total)`` is called after each layer (for a progress bar)."""
         images = [self.resolve(r) for r in refs] if refs else self.images()
+        layers = list(dict.fromkeys(d for image in images for d in image.diff_ids))
         verdicts: dict[str, str | None] = {}
-        for image in images:
-            for d in image.diff_ids:
-                if d not in verdicts:
-                    verdicts[d] = integrity.verify_layer(self, d)
+        for n, d in enumerate(layers, 1):
+            verdicts[d] = integrity.verify_layer(self, d)
+            if progress is not None:
+                progress(n, len(layers))
         with self._locked() as idx:
             for d, problem in verdicts.items():
                 info = idx["layers"].get(d)

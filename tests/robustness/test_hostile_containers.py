@@ -7,10 +7,14 @@ the real CLI, and the engine must keep serving with nothing leaked.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 
+from runtime.images import open_store
+from runtime.images.store import config_bytes
+from tests.images.helpers import make_tar
 from tests.robustness.conftest import REAL
 
 pytestmark = REAL
@@ -74,3 +78,26 @@ def test_a_fifo_at_etc_passwd_does_not_freeze_exec_or_run(vmvc, engine):
     assert r.returncode == 0 and r.stdout.split()[1] == "1234", r.stderr
     assert vmvc("run", "--rm", "busybox", "echo", "alive", timeout=30).stdout == "alive\n"
     assert vmvc("rm", "-f", "trap").returncode == 0
+
+
+def test_an_image_shipping_a_fifo_passwd_cannot_freeze_run_u(vmvc, engine, tmp_path):
+    busybox = open_store(os.path.join(os.path.dirname(engine.root), "images")).resolve("busybox")
+    path = tmp_path / "fifo-passwd.tar"
+    path.write_bytes(make_tar([("etc", "dir"), ("etc/passwd", "fifo"), ("etc/group", "fifo")]))
+    r = vmvc("import", "-c", "USER someuser", str(path), "fifo:1")
+    assert r.returncode == 0, r.stderr
+    # a two-layer image: busybox below, the FIFOs on top (built the way load would, from the store)
+    store = open_store(os.path.join(os.path.dirname(engine.root), "images"))
+    top = store.resolve("fifo:1")
+    body = {"architecture": "amd64", "os": "linux", "config": {"User": "someuser", "Cmd": ["true"]},
+            "rootfs": {"type": "layers", "diff_ids": busybox.diff_ids + top.diff_ids}}
+    with store.staging() as stage:
+        for image in (busybox, top):
+            for d in image.diff_ids:
+                with store.open_layer_tar(d) as f:
+                    stage.add_layer(f, expect=d)
+        store.add(stage, body["rootfs"]["diff_ids"], config_bytes(body), ["fifo:2"])
+    assert json.loads(vmvc("image", "inspect", "fifo:2").stdout)[0]["Config"]["User"] == "someuser"
+    r = vmvc("run", "--rm", "fifo:2", timeout=30)
+    assert r.returncode != 0 and "unable to find user someuser" in r.stderr, r.stderr
+    assert vmvc("run", "--rm", "busybox", "echo", "alive", timeout=30).stdout == "alive\n"

@@ -97,6 +97,12 @@ def test_verdicts_come_from_the_ratios():
     assert "0.55" in c7.published and "Felter" in c7.published
     assert workload.claims(fixed(accel="kvm", vm=0.97))[0].verdict == "reproduced"
     assert workload.claims(fixed(ct=0.5))[0].verdict == "not reproduced here"
+    noisy = fixed()
+    for r, v in enumerate((40.0, 100.0, 160.0)):  # native's own rounds spread wide
+        noisy.samples.append(Sample("workload", "native", "rand_read", v, "x", 3 + r))
+    noisy.samples += [Sample("workload", "container", "rand_read", v, "x", 3) for v in (20.0, 30.0, 40.0)]
+    row = workload.claims(noisy)[0]
+    assert row.verdict == "reproduced with a caveat" and "IQRs overlap" in row.reason
     assert workload.claims(Results([], {}))[0].verdict == "not measured here"
 
 

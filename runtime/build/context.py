@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import stat
 import tarfile
 
 from runtime.errors import VmvcError
@@ -45,6 +46,30 @@ def extract_tar(fileobj, dest: str) -> None:
                         out.write(chunk)
 
 
+MAX_TEXT = 16 << 20
+
+
+def read_inside(root: str, rel: str, limit: int = MAX_TEXT) -> str | None:
+    """A text file of the context (the Dockerfile, ``.dockerignore``), or None if there is none: links are
+    followed only while they stay inside ``root`` and only a regular file of at most ``limit`` bytes is read,
+    so a context sent to the daemon cannot make it read ``/etc/shadow`` or ``/dev/zero``."""
+    root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(root, os.path.normpath(rel.lstrip("/"))))
+    if real != root and not real.startswith(root + os.sep):
+        return None
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if st.st_size > limit:
+            raise ContextError(f"{rel} is larger than {limit >> 20} MiB")
+        return f.read(limit).decode("utf-8", errors="replace")
+
+
 def _pattern(p: str) -> re.Pattern:
     """A ``.dockerignore`` line as a regex: ``**`` any depth, ``*``/``?`` within one path part; a match
     on a directory covers everything under it."""
@@ -72,11 +97,7 @@ class Ignore:
 
     def __init__(self, root: str):
         self.rules: list[tuple[bool, re.Pattern]] = []
-        try:
-            with open(os.path.join(root, ".dockerignore")) as f:
-                lines = f.read().splitlines()
-        except FileNotFoundError:
-            lines = []
+        lines = (read_inside(root, ".dockerignore") or "").splitlines()
         for ln in lines:
             ln = ln.strip()
             if not ln or ln.startswith("#"):

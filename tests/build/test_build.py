@@ -167,3 +167,55 @@ def test_docker_build_through_the_daemon(ctx, vmvcd):
     r = subprocess.run(["docker", "build", "-t", "viad:2", str(ctx)], env=env, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 1 and "returned a non-zero code: 4" in r.stderr
+
+
+def _post_build(sock, query, members):
+    """POST /build with a tar made of ``members`` (name, data or ("symlink", target)), raw over the socket."""
+    import http.client
+    import socket
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, data in members:
+            ti = tarfile.TarInfo(name)
+            if isinstance(data, tuple):
+                ti.type, ti.linkname = tarfile.SYMTYPE, data[1]
+                t.addfile(ti)
+            else:
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.connect(sock)
+
+    c = Conn("localhost", timeout=60)
+    c.request("POST", "/build?" + query, body=buf.getvalue(), headers={"Content-Type": "application/x-tar"})
+    r = c.getresponse()
+    out = r.status, r.read().decode(errors="replace")
+    c.close()
+    return out
+
+
+def test_a_hostile_context_cannot_make_the_daemon_read_host_files(tmp_path, vmvcd):
+    """The Dockerfile and .dockerignore are read inside the context only: a ``dockerfile=../..`` query, a
+    Dockerfile symlinked to a host file (its first line would come back in the 'unknown instruction' error),
+    or a .dockerignore symlinked to /dev/zero never reach the host; entries with ../ stay inside."""
+    secret = tmp_path / "secret"
+    secret.write_text("TOPSECRET-LINE\n")
+    up = "../" * 12 + str(secret).lstrip("/")
+    for query, members in [(f"t=h:1&dockerfile={up}", []),
+                           (f"t=h:2&dockerfile={secret}", []),
+                           ("t=h:3", [("Dockerfile", ("symlink", str(secret)))]),
+                           ("t=h:4", [("Dockerfile", ("symlink", "/dev/zero"))])]:
+        status, body = _post_build(vmvcd.sock, query, members)
+        assert status == 400 and "Cannot locate specified Dockerfile" in body, (query, status, body)
+        assert "TOPSECRET" not in body
+    status, body = _post_build(vmvcd.sock, "t=h:5", [
+        ("Dockerfile", b"FROM busybox\nCOPY . /c\n"), (".dockerignore", ("symlink", "/dev/zero")),
+        ("../../../../../../../" + str(tmp_path / "escaped").lstrip("/"), b"x")])
+    assert status == 200 and "Successfully tagged h:5" in body, body
+    assert not (tmp_path / "escaped").exists()
+    tags = vmvcd.docker("images", "--format", "{{.Repository}}:{{.Tag}}", check=True).stdout.decode()
+    assert "h:1" not in tags and "h:4" not in tags and "h:5" in tags

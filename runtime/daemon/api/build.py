@@ -17,7 +17,7 @@ MAX_CONTEXT = 2 << 30
 @route("POST", "/build")
 async def build(d, req):
     from runtime.build import Builder
-    from runtime.build.context import extract_tar
+    from runtime.build.context import extract_tar, read_inside
 
     tags = [v for _, v in _all(req, "t")]
     dockerfile = req.arg("dockerfile") or "Dockerfile"
@@ -35,12 +35,9 @@ async def build(d, req):
         spool.seek(0)
         await d.call(extract_tar, spool, workdir)
         spool.close()
-        path = f"{workdir}/{dockerfile.lstrip('/')}"
-        try:
-            with open(path) as f:
-                text = f.read()
-        except OSError:
-            raise HTTPError(400, f"Cannot locate specified Dockerfile: {dockerfile}") from None
+        text = await d.call(read_inside, workdir, dockerfile)
+        if text is None:
+            raise HTTPError(400, f"Cannot locate specified Dockerfile: {dockerfile}")
 
         def job(emit):
             lines = []

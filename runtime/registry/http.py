@@ -14,9 +14,24 @@ import threading
 import urllib.parse
 
 from runtime.registry import auth
-from runtime.registry.errors import RegistryError, ServerError, Unreachable
+from runtime.registry.errors import RegistryError, ServerError, Unreachable, Unsupported
 
 TIMEOUT = 30.0
+MAX_BODY = 8 << 20  # manifests, configs, tokens, error bodies: dockerd caps manifests at 4 MiB
+
+
+def read_capped(resp, endpoint: str, limit: int = MAX_BODY) -> bytes:
+    """The whole body of a response that is not a blob, refused past ``limit``: a hostile registry's endless
+    manifest must not fill the memory of the daemon."""
+    try:
+        raw = resp.read(limit + 1)
+    except (OSError, http.client.HTTPException) as e:
+        raise Unreachable(f"{endpoint}: {_why(e)}", endpoint=endpoint) from None
+    if len(raw) > limit:
+        resp.close()
+        raise Unsupported(f"{endpoint}: the registry sent more than {limit >> 20} MiB where a manifest, "
+                          f"config or message belongs", endpoint=endpoint)
+    return raw
 
 
 class Endpoint:
@@ -72,18 +87,18 @@ class Endpoint:
                 raise Unreachable(f"{self.host}: {_why(e)}", endpoint=self.url) from None
         if resp.status == 401 and _auth_tries:
             www = resp.getheader("WWW-Authenticate") or ""
-            resp.read()
+            read_capped(resp, self.url)
             self._answer(www, scope)
             return self.request(method, path, headers, body, scope, ok, stream, _auth_tries - 1, _redirects)
         if resp.status in (301, 302, 303, 307, 308) and _redirects:
             where = resp.getheader("Location") or ""
-            resp.read()
+            read_capped(resp, self.url)
             h.pop("Authorization", None)
             return self.request(method, urllib.parse.urljoin(target, where), h, body, "", ok, stream, 0,
                                 _redirects - 1)
         if resp.status not in ok:
             raise _error(resp, self.url)
-        return resp if stream else (resp, resp.read())
+        return resp if stream else (resp, read_capped(resp, self.url))
 
     def _other(self, u) -> http.client.HTTPConnection:
         if u.scheme == "https":
@@ -110,7 +125,7 @@ class Endpoint:
         try:
             conn.request("GET", u.path + "?" + u.query, headers=h)
             resp = conn.getresponse()
-            raw = resp.read()
+            raw = read_capped(resp, self.url)
         except OSError as e:
             raise Unreachable(f"token service {u.netloc}: {_why(e)}", endpoint=self.url) from None
         finally:
@@ -118,8 +133,13 @@ class Endpoint:
         if resp.status != 200:
             raise RegistryError(f"{self.host}: authentication failed ({resp.status})", 401, "UNAUTHORIZED",
                                 self.url)
-        data = json.loads(raw or b"{}")
-        token = data.get("token") or data.get("access_token")
+        try:
+            data = json.loads(raw or b"{}")
+            token = data.get("token") or data.get("access_token")
+        except (ValueError, AttributeError):
+            token = None
+        if not isinstance(token, str):
+            token = None
         if not token:
             raise RegistryError(f"{self.host}: the token service gave no token", 401, "UNAUTHORIZED",
                                 self.url)
@@ -160,7 +180,7 @@ def _why(e: Exception) -> str:
 
 
 def _error(resp, endpoint: str) -> RegistryError:
-    raw = resp.read()
+    raw = read_capped(resp, endpoint)
     code, message = "", ""
     try:
         errs = json.loads(raw).get("errors") or []

@@ -38,7 +38,12 @@ def parse(raw: bytes, content_type: str) -> dict:
 
 
 def pick_platform(index: dict, os_: str = "linux", arch: str = "amd64") -> dict:
-    for m in index.get("manifests") or []:
+    entries = index.get("manifests")
+    if not isinstance(entries, list) or not all(
+            isinstance(m, dict) and isinstance(m.get("digest"), str)
+            and isinstance(m.get("platform") or {}, dict) for m in entries):
+        raise Unsupported("the index has no valid manifest list")
+    for m in entries:
         p = m.get("platform") or {}
         if p.get("os") == os_ and p.get("architecture") == arch:
             return m

@@ -98,10 +98,10 @@ def pull(store, ref: str, *, config: dict | None = None, progress=None,
 
 def _manifest(ep: Endpoint, path: str, ref: str, scope: str) -> tuple[dict, bytes, str]:
     resp, raw = ep.request("GET", f"/v2/{path}/manifests/{ref}", {"Accept": mf.ACCEPT}, scope=scope)
-    digest = resp.getheader("Docker-Content-Digest") or "sha256:" + hashlib.sha256(raw).hexdigest()
-    if ref.startswith("sha256:"):
-        _check_digest(raw, ref)
-        digest = ref
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    for claimed in (ref if ref.startswith("sha256:") else None, resp.getheader("Docker-Content-Digest")):
+        if claimed and claimed != digest:  # the "Digest:" line shown must be the bytes' own
+            raise DigestMismatch(f"digest mismatch: the manifest is {digest}, not {claimed}", endpoint=ep.url)
     return mf.parse(raw, resp.getheader("Content-Type") or ""), raw, digest
 
 
@@ -116,7 +116,9 @@ def _pull_from(store, ep: Endpoint, path: str, tag: str, digest: str | None, ful
         if doc["mediaType"] not in mf.MANIFESTS:
             raise Unsupported("an index inside an index is not supported")
     layers = mf.layers(doc)
-    cfg_desc = doc.get("config") or {}
+    cfg_desc = doc.get("config")
+    if not isinstance(cfg_desc, dict) or not isinstance(cfg_desc.get("digest"), str):
+        raise Unsupported("the manifest has no valid config descriptor")
     _, config_bytes = ep.request("GET", f"/v2/{path}/blobs/{cfg_desc.get('digest', '')}", scope=scope)
     _check_digest(config_bytes, cfg_desc.get("digest", ""))
     try:
@@ -150,8 +152,12 @@ def _pull_from(store, ep: Endpoint, path: str, tag: str, digest: str | None, ful
                     d = futures[fut]
                     file = fut.result()
                     emit({"status": "Extracting", "id": _short(d["digest"]), "endpoint": ep.url})
-                    with open(file, "rb") as f:
-                        by_digest[d["digest"]] = stage.add_layer(f)
+                    try:
+                        with open(file, "rb") as f:
+                            by_digest[d["digest"]] = stage.add_layer(f)
+                    except BaseException:
+                        os.unlink(file)  # verified but refused (unsafe entries): nothing to resume from
+                        raise
                     emit({"status": "Pull complete", "id": _short(d["digest"]), "endpoint": ep.url})
         except BaseException:
             cancel.set()
@@ -173,7 +179,9 @@ def _download(ep: Endpoint, path: str, desc: dict, downloads: str, scope: str, e
     if algo != "sha256" or len(hexd) != 64 or not all(c in "0123456789abcdef" for c in hexd):
         raise Unsupported(f"unsupported layer digest {digest!r}")
     file = os.path.join(downloads, hexd)
-    total = desc.get("size") or 0
+    total = desc.get("size")
+    if not isinstance(total, int) or isinstance(total, bool) or total <= 0:
+        raise Unsupported(f"the manifest gives layer {hexd[:12]} no valid size ({total!r})")
     h = hashlib.sha256()
     have = 0
     if os.path.exists(file):
@@ -193,8 +201,10 @@ def _download(ep: Endpoint, path: str, desc: dict, downloads: str, scope: str, e
             while True:
                 if cancel.is_set():
                     raise VmvcError("pull cancelled")
+                if have > total:  # more than the manifest promised: never fill the disk
+                    break
                 try:
-                    chunk = resp.read(CHUNK)
+                    chunk = resp.read(min(CHUNK, total + 1 - have))
                 except (OSError, http.client.HTTPException):
                     chunk = b""  # the connection dropped: what arrived is kept for a resume
                 if not chunk:

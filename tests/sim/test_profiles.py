@@ -35,7 +35,7 @@ def test_published_bounds_hold():
     full = load("full-os-vm")
     assert full.instance().solo_seconds(full.host) > 10
     tcg = load("tcg-this-kind")
-    assert 2.8 < tcg.instance().solo_seconds(tcg.host) < 3.6  # host facts: ~3.2 s
+    assert 1.9 < tcg.instance().solo_seconds(tcg.host) < 2.3  # vmvc vm boot here, idle: 2.1 s (issue 11)
     for name, lo, hi in (("crun", 0.011, 0.014), ("runc", 0.043, 0.055), ("docker", 0.23, 0.26)):
         p = load(name)
         h = p.host

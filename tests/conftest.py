@@ -123,7 +123,7 @@ def run_scope(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv("TMPDIR", str(tmp))
     patch.setattr(tempfile, "tempdir", None)  # gettempdir() reads $TMPDIR again
-    patch.setenv("VMVC_ROOT", str(base / "vmvc-session-root"))
+    patch.setenv("VMVC_ROOT", str(base / "vmvc"))  # short: unix socket paths live below it
     scope = Scope.of(str(base), tmp=str(tmp))
     try:
         yield scope

@@ -134,3 +134,32 @@ def test_the_run_has_its_own_tmpdir_and_state_root(run_scope):
 
     assert run_scope.owns(tempfile.gettempdir()) and run_scope.owns(os.environ["VMVC_ROOT"])
     assert tempfile.gettempdir() == run_scope.tmp
+
+
+@pytest.mark.root
+@pytest.mark.namespaces
+@pytest.mark.overlay
+@pytest.mark.cgroups
+@pytest.mark.busybox
+def test_leftover_spawner(pytester, monkeypatch):
+    """A test that forgets ``shutdown`` must not leave a spawner of the run behind the run."""
+    from pathlib import Path
+
+    pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text())
+    pytester.makepyfile(test_forgets='''
+import os
+from runtime.containers import Engine, Spec
+
+def test_runs_and_forgets():
+    eng = Engine()  # the run's own $VMVC_ROOT
+    assert eng.run(Spec("busybox", ["true"], auto_remove=True)).exit_code == 0
+    with open(os.path.join(os.environ["PYTEST_VMVC_PROBE"], "root"), "w") as f:
+        f.write(eng.table.root)
+''')
+    monkeypatch.setenv("PYTEST_VMVC_PROBE", str(pytester.path))
+    monkeypatch.setenv("CI", "true")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+    assert result.parseoutcomes() == {"passed": 1}
+    root = (pytester.path / "root").read_text()
+    assert root.startswith(str(pytester.path))  # inside the inner run's temp dir, never /var/lib/vmvc
+    assert leaks.spawner_roots(leaks.Scope.of(root)) == set()

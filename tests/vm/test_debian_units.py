@@ -134,3 +134,12 @@ def test_from_nothing_chart_rows_and_png(tmp_path, fonts_loaded):
     assert list(rows.values()) == [0.02, 3.0, 20.0, 5.0, 80.0]
     png = chart.save(rows, str(tmp_path / "c.png"), "tcg")
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_target_without_a_status_line_is_placed_by_systemds_own_clock():
+    quiet = [ln for ln in lines() if "Multi-User System" not in ln.text]     # a getty took the console
+    timeline, _ = phases.build(quiet, 15.0, 15.0)
+    event = timeline.event("multi-user")
+    assert event.source == "systemd" and event.guest == 10.998
+    assert event.t == pytest.approx(13.0 - (11.02 - 10.998))                 # counted back from the marker
+    assert phases.reached(timeline) == ["systemd", "sysinit", "basic", "multi-user"]

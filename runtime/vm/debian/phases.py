@@ -21,7 +21,9 @@ mark:report            ``VMVC-MARK report`` (``systemd-analyze`` output sent)
 =====================  ============================================================================
 
 Status lines are shortened with an ellipsis to the console width, so targets are matched by unit name
-*or* description. The guest's own clock is attached where systemd gives it: the targets'
+*or* description. systemd stops printing status once a getty takes over the serial console; a target
+reached after that is placed by systemd's own timestamp, counted back from vmvc's marker (source
+``systemd`` instead of ``console``). The guest's own clock is attached where systemd gives it: the targets'
 ``ActiveEnterTimestampMonotonic`` and the manager's timestamps, reported by vmvc's unit as
 ``VMVC-DATA`` lines, together with ``systemd-analyze time`` and ``blame``.
 """
@@ -107,13 +109,19 @@ def events(lines: list[tl.Line], exit_t: float, report: SystemdReport | None = N
     init = next((e for e in head if e.name == "init"), None)
     start = init.t if init else 0.0
     report = report or systemd_report(lines)
+    anchor = next((e for e in marks if e.name == "mark:multi-user" and e.guest is not None), None)
     guest = []
     for name, needle in GUEST_EVENTS:
         hit = next((ln for ln in lines if ln.t >= start and needle.search(ln.text)
                     and not ln.text.startswith(DATA)), None)
+        unit = report.units.get(TARGET_UNITS.get(name, ""))
         if hit is not None:
-            when = report.units.get(TARGET_UNITS.get(name, ""), tl.printk_time(hit.text))
-            guest.append(tl.Event(name, hit.t, "console", when))
+            clock = unit if unit is not None else tl.printk_time(hit.text)
+            guest.append(tl.Event(name, hit.t, "console", clock))
+        elif unit is not None and anchor is not None:
+            # systemd stops its status lines once a getty owns the console: place the target by its own
+            # clock, counted back from vmvc's marker (whose guest uptime is known) -- an estimate.
+            guest.append(tl.Event(name, anchor.t - max(0.0, anchor.guest - unit), "systemd", unit))
     found = head + guest + marks + [base[-1]]
     for prev, cur in zip(found, found[1:], strict=False):
         if cur.t < prev.t:

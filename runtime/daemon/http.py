@@ -108,7 +108,7 @@ class Request:
             return default if default is not None else {}
         try:
             obj = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:  # [[[[… nested past the stack
             raise HTTPError(400, f"malformed JSON body: {e}") from None
         if not isinstance(obj, dict):
             raise HTTPError(400, "the JSON body must be an object")

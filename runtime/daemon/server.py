@@ -28,6 +28,19 @@ from runtime.errors import Conflict, NotFound, VmvcError
 
 API_VERSION = "1.45"
 MIN_API_VERSION = "1.24"
+
+
+def _check_version(version: str | None) -> None:
+    """dockerd's answer to a ``/vX.Y`` prefix outside what it serves (a client must negotiate down)."""
+    if version is None:
+        return
+    v = tuple(int(x) for x in version.split("."))
+    if v > tuple(int(x) for x in API_VERSION.split(".")):
+        raise HTTPError(400, f"client version {version} is too new. Maximum supported API version is "
+                             f"{API_VERSION}")
+    if v < tuple(int(x) for x in MIN_API_VERSION.split(".")):
+        raise HTTPError(400, f"client version {version} is too old. Minimum supported API version is "
+                             f"{MIN_API_VERSION}, please upgrade your client to a newer version")
 DEFAULT_SOCKET = "/run/vmvc/vmvc.sock"
 
 
@@ -167,6 +180,7 @@ class Daemon:
         req.extra["api_version"] = API_VERSION
         status = 0
         try:
+            _check_version(version)
             handler, found = routes.find(req.method, path)
             if handler is None:
                 if found:

@@ -62,6 +62,9 @@ def test_bad_requests_answer_json_errors(vmvcd):
         ("GET", "/networks/bridge", None, 404),
         ("POST", "/containers/json", None, 404),
         ("GET", "/containers/json?filters=%7Bbad", None, 400),
+        ("POST", "/containers/create", b"[" * 100_000 + b"]" * 100_000, 400),  # nested past the stack
+        ("GET", "/v99.0/containers/json", None, 400),  # dockerd: client version too new
+        ("GET", "/v1.12/containers/json", None, 400),  # and too old
     ]:
         status, raw = call(s, method, path, body, {"Content-Type": "application/json"})
         assert status == want, (method, path, status, raw)

@@ -98,6 +98,7 @@ def seed(store, registry_host: str, images=("hello-world", "busybox"), config: d
 
     out = []
     for name in images:
+        existed = store.find(name) is not None
         image = store.resolve(name)
         target = f"{registry_host}/library/{name}:latest"
         store.tag(image.id, target)
@@ -106,4 +107,7 @@ def seed(store, registry_host: str, images=("hello-world", "busybox"), config: d
         finally:
             with contextlib.suppress(Exception):
                 store.remove(target)
+            if not existed:  # the local store stays as it was: a run there pulls from this registry
+                with contextlib.suppress(Exception):
+                    store.remove(name)
     return out

@@ -122,7 +122,12 @@ class Builder:
                 stage = self._from(inst, global_args)
                 self.stages.append(stage)
             else:
-                self._step(stage, inst)
+                try:
+                    self._step(stage, inst)
+                except VmvcError as e:  # e.g. the store refusing an ADDed tar's entries: name the line
+                    if str(e).startswith("Dockerfile:"):
+                        raise
+                    raise BuildError(f"Dockerfile:{inst.line}: {inst.cmd} failed: {e}") from None
             self.emit(f" ---> {stage.image.short_id if stage.image else '(scratch)'}\n")
         if stage.image is None:
             stage.image = self._commit(stage, None, "scratch", empty=True)
@@ -466,11 +471,17 @@ def _is_tar(path: str) -> bool:
 
 def _add_tar(tar: tarfile.TarFile, src: str, dest_abs: str, uid: int, gid: int, parents) -> None:
     """ADD of a local tar: its entries under ``dest_abs`` (links and paths kept inside)."""
+    links: set[str] = set()
     with tarfile.open(src, "r:*") as t:
         for m in t:
             name = os.path.normpath(m.name.lstrip("/"))
             if name.startswith("..") or not (m.isreg() or m.isdir() or m.issym()):
                 continue
+            parts = name.split("/")
+            if any("/".join(parts[:i]) in links for i in range(1, len(parts))):
+                continue  # beneath a link the tar itself planted: where it points is not ours to write
+            if m.issym():
+                links.add(name)
             m.name = os.path.join(dest_abs, name).strip("/")
             m.uid, m.gid, m.uname, m.gname = uid, gid, "", ""
             parents("/" + m.name)

@@ -100,6 +100,49 @@ def test_bad_dockerfiles_are_one_line_with_the_line_number(tmp_path, vmvc_root, 
         vmvc(env, "system", "stop")
 
 
+def _tar(path, *members) -> None:
+    """A tar of (name, type, linkname): regular files hold b"pwn"."""
+    with tarfile.open(path, "w") as t:
+        for name, kind, link in members:
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.linkname = kind, link
+            if kind == tarfile.REGTYPE:
+                ti.size = 3
+                t.addfile(ti, io.BytesIO(b"pwn"))
+            else:
+                t.addfile(ti)
+
+
+def test_add_of_a_hostile_tar_stays_inside_the_image(tmp_path, vmvc_root, no_leaks):
+    """ADD's tar auto-extraction: ../ and absolute names, a path through a link the tar planted, device
+    nodes and hard links to host files never reach the host; what the store refuses is one line naming the
+    Dockerfile line, exit 1, nothing tagged."""
+    c = tmp_path / "c"
+    c.mkdir()
+    _tar(c / "evil.tar", ("../../../../../../tmp/h9-add-dotdot", tarfile.REGTYPE, ""),
+         ("/tmp/h9-add-abs", tarfile.REGTYPE, ""), ("lnk", tarfile.SYMTYPE, "/tmp"),
+         ("lnk/h9-add-through", tarfile.REGTYPE, ""), ("mem", tarfile.CHRTYPE, ""),
+         ("hl", tarfile.LNKTYPE, "/etc/passwd"), ("ok", tarfile.REGTYPE, ""))
+    (c / "Dockerfile").write_text("FROM busybox\nADD evil.tar /x/\n")
+    env = dict(os.environ)
+    try:
+        r = vmvc(env, "build", "-t", "addtar:1", str(c))
+        assert r.returncode == 0, r.stdout + r.stderr
+        ls = vmvc(env, "run", "--rm", "addtar:1", "find", "/x")
+        want = ["/x", "/x/lnk", "/x/ok", "/x/tmp", "/x/tmp/h9-add-abs"]
+        assert sorted(ls.stdout.split()) == want, ls.stdout
+        for p in ("/tmp/h9-add-dotdot", "/tmp/h9-add-abs", "/tmp/h9-add-through"):
+            assert not os.path.exists(p)
+        _tar(c / "evil.tar", ("a", tarfile.SYMTYPE, "/etc"), ("a", tarfile.DIRTYPE, ""))
+        r = vmvc(env, "build", "-t", "addtar:2", str(c))
+        assert r.returncode == 1, r.stdout + r.stderr
+        last = r.stderr.strip().splitlines()[-1]
+        assert last.startswith("vmvc: Dockerfile:2: ADD failed: unsafe layer entry"), r.stderr
+        assert ["addtar", "2"] not in [ln.split()[:2] for ln in vmvc(env, "images").stdout.splitlines()]
+    finally:
+        vmvc(env, "system", "stop")
+
+
 def flatten(archive: bytes, name: str) -> dict:
     """A docker-archive's image as {path: (type, mode, uid, gid, sha256 or link)}, its layers applied."""
     outer = tarfile.open(fileobj=io.BytesIO(archive))

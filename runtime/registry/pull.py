@@ -71,17 +71,23 @@ def pull(store, ref: str, *, config: dict | None = None, progress=None,
     tried: list[tuple[str, str]] = []
     candidates = endpoints if endpoints is not None else endpoint_rules.for_pull(domain, config)
     last: Exception | None = None
+    quiet = False
     for i, ep in enumerate(candidates):
         if credentials:
             ep.creds = credentials
         try:
-            result = _pull_from(store, ep, path, tag, digest, full, emit)
+            result = _pull_from(store, ep, path, tag, digest, full, emit, announce=not quiet)
             result.tried = tried
             return result
         except (RegistryError, Unsupported) as e:
             last = e
             tried.append((ep.url, str(e)))
             go_on = endpoint_rules.go_on(e, ep) and i + 1 < len(candidates)
+            # an insecure registry's HTTPS try that found plain HTTP: dockerd falls back without a word
+            quiet = go_on and isinstance(e, Unreachable) and ep.scheme == "https" and \
+                (candidates[i + 1].scheme, candidates[i + 1].host) == ("http", ep.host)
+            if quiet:
+                continue
             emit({"status": f"{ep.url} failed: {e}" + ("; trying the next endpoint" if go_on else ""),
                   "endpoint": ep.url, "error_kind": type(e).__name__})
             if not go_on:
@@ -105,10 +111,11 @@ def _manifest(ep: Endpoint, path: str, ref: str, scope: str) -> tuple[dict, byte
     return mf.parse(raw, resp.getheader("Content-Type") or ""), raw, digest
 
 
-def _pull_from(store, ep: Endpoint, path: str, tag: str, digest: str | None, full: str, emit) -> PullResult:
+def _pull_from(store, ep: Endpoint, path: str, tag: str, digest: str | None, full: str, emit,
+               announce: bool = True) -> PullResult:
     scope = f"repository:{path}:pull"
-    emit({"status": f"Pulling from {path}", "id": digest or tag,
-          "endpoint": ep.url})
+    if announce:
+        emit({"status": f"Pulling from {path}", "id": digest or tag, "endpoint": ep.url})
     doc, raw, top_digest = _manifest(ep, path, digest or tag, scope)
     if doc["mediaType"] in mf.INDEXES:
         chosen = mf.pick_platform(doc)

@@ -125,9 +125,7 @@ class Spec:
         self.volumes = [_checked_volume(v) for v in self.volumes]
         self.storage_opt = list(self.storage_opt)  # a list either way: a spec equals its JSON round trip
         if self.storage_opt:
-            from runtime.containers import storage
-
-            storage.parse(self.storage_opt)
+            parse_storage_opts(self.storage_opt)
         self.privileged = bool(self.privileged)
         self.log_opt = list(self.log_opt)
         if self.log_opt:  # imported only when asked for: not on the plain run path
@@ -186,6 +184,20 @@ def _checked_volume(v: Volume) -> Volume:
     if container == "/":
         raise VmvcError(f"invalid volume specification: '{spec}': destination can't be '/'")
     return Volume(v.host, container, v.readonly)
+
+
+def parse_storage_opts(opts: list[str]) -> dict[str, int]:
+    """``--storage-opt``: ``["size=10G"]`` -> ``{"size": 10737418240}``; unknown keys refused as docker
+    does (whether the filesystem can enforce it is :mod:`runtime.containers.storage`'s question)."""
+    out: dict[str, int] = {}
+    for opt in opts:
+        key, eq, value = opt.partition("=")
+        if not eq:
+            raise VmvcError(f"invalid storage option {opt!r}: expected key=value")
+        if key.strip().lower() != "size":
+            raise VmvcError(f"--storage-opt {key} is not supported: the only option is size")
+        out["size"] = parse_memory(value, "--storage-opt")
+    return out
 
 
 def parse_memory(text: str, flag: str = "-m, --memory") -> int:

@@ -35,18 +35,24 @@ def load(file: str | None = None) -> dict:
         raise VmvcError(f"unable to configure the daemon: {chosen}: {e}") from None
     if not isinstance(data, dict):
         raise VmvcError(f"unable to configure the daemon: {chosen}: the top level must be an object")
+    for key in ("registry-mirrors", "insecure-registries"):
+        value = data.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise VmvcError(f"unable to configure the daemon: {chosen}: {key} must be a list of strings")
     for m in data.get("registry-mirrors") or []:
         validate_mirror(m)
+    if data.get("hub") is not None:
+        validate_mirror(data["hub"], what="hub")
     return data
 
 
-def validate_mirror(url) -> str:
+def validate_mirror(url, what: str = "mirror") -> str:
     """dockerd's rules: http(s), nothing after the host but an optional ``/``; no query or credentials."""
     if not isinstance(url, str):
-        raise VmvcError(f"invalid mirror: {url!r} is not a string")
+        raise VmvcError(f"invalid {what}: {url!r} is not a string")
     u = urlsplit(url)
     if u.scheme not in ("http", "https") or not u.netloc:
-        raise VmvcError(f"invalid mirror: unsupported scheme {u.scheme!r} in {url!r}")
+        raise VmvcError(f"invalid {what}: unsupported scheme {u.scheme!r} in {url!r}")
     if u.path not in ("", "/") or u.query or u.fragment or u.username or u.password:
-        raise VmvcError(f"invalid mirror: path, query, fragment or credentials are not allowed in {url!r}")
+        raise VmvcError(f"invalid {what}: path, query, fragment or credentials are not allowed in {url!r}")
     return url.rstrip("/")

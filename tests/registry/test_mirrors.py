@@ -73,3 +73,22 @@ def test_bad_mirror_urls_are_one_line_errors(bad):
 
     with pytest.raises(VmvcError, match="invalid mirror"):
         config.validate_mirror(bad)
+
+
+@pytest.mark.parametrize("conf,words", [
+    ({"registry-mirrors": "http://m"}, "registry-mirrors must be a list of strings"),
+    ({"insecure-registries": 5}, "insecure-registries must be a list of strings"),
+    ({"insecure-registries": [["10.0.0.0/8"]]}, "insecure-registries must be a list of strings"),
+    ({"hub": 5}, "invalid hub"),
+    ({"hub": "registry.example"}, "invalid hub"),
+])
+def test_a_daemon_json_of_the_wrong_shape_is_one_line(tmp_path, conf, words):
+    """Not a character-by-character walk of a string, nor a TypeError traceback from a number."""
+    import json
+
+    from runtime.registry import config
+
+    f = tmp_path / "daemon.json"
+    f.write_text(json.dumps(conf))
+    with pytest.raises(VmvcError, match=words):
+        config.load(str(f))

@@ -29,7 +29,9 @@ class PushResult:
     skipped: int  # blobs the registry had or mounted
 
 
-def push(store, ref: str, *, config: dict | None = None, progress=None) -> PushResult:
+def push(store, ref: str, *, config: dict | None = None, progress=None,
+         credentials: tuple[str, str] | None = None) -> PushResult:
+    """Push ``ref``; ``credentials`` (a daemon's client's ``X-Registry-Auth``) win over config.json's."""
     emit = progress or (lambda ev: None)
     image = store.find(ref)
     if image is None:
@@ -38,6 +40,8 @@ def push(store, ref: str, *, config: dict | None = None, progress=None) -> PushR
     emit({"status": f"The push refers to repository [{domain}/{path}]"})
     last = None
     for ep in endpoint_rules.for_push(domain, config):
+        if credentials:
+            ep.creds = credentials
         try:
             return _push_to(store, image, ep, domain, path, tag, emit)
         except Unreachable as e:  # https refused on an insecure host: its http endpoint is next

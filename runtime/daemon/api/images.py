@@ -228,17 +228,9 @@ async def push(d, req, name):
         raise HTTPError(404, f"An image does not exist locally with the tag: {ref}")
     creds = registry_credentials(req)
 
-    def job(emit):
-        from runtime.images import reference
-        from runtime.registry import endpoints
-
-        if creds:
-            domain = reference.split(ref)[0]
-            for ep in endpoints.for_push(domain, d.config):
-                ep.creds = creds
-        result = push_image(d.store, ref, config=d.config, progress=emit)
-        return [{"status": f"{ref.rsplit(':', 1)[-1]}: digest: {result.digest} size: {result.size}"},
-                {"aux": {"Tag": ref.rsplit(":", 1)[-1], "Digest": result.digest, "Size": result.size}}]
+    def job(emit):  # the library already said "<tag>: digest: … size: …"
+        result = push_image(d.store, ref, config=d.config, progress=emit, credentials=creds)
+        return [{"aux": {"Tag": ref.rsplit(":", 1)[-1], "Digest": result.digest, "Size": result.size}}]
 
     await _stream_job(d, req, job)
 

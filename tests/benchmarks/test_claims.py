@@ -115,6 +115,8 @@ def test_create_from_nothing_verdicts():
     assert c9.verdict == "reproduced" and "150 s" in c9.measured and "4.0 s" in c9.measured
     (c9,) = fromnothing.claims(fromnothing_results(45, 3, accel="tcg"))
     assert c9.verdict == "reproduced with a caveat" and "under a minute" in c9.reason and "TCG" in c9.reason
+    (c9,) = fromnothing.claims(fromnothing_results(807, 15, accel="tcg"))
+    assert c9.verdict == "reproduced with a caveat" and c9.reason.startswith("the VM boots under TCG")
     (c9,) = fromnothing.claims(fromnothing_results(20, 10, cold=False))
     assert c9.verdict == "not reproduced here" and "cached" in c9.reason
     assert fromnothing.claims(Results()) == []

@@ -65,7 +65,8 @@ if MODE == 'real':
         eng.remove(cid)
 else:
     r = classroom.recorded()
-    print('shared layer bytes (recorded):', r.median('footprint', 'container', 'disk_shared'))
+    print('image layers stored once, shared by every container (recorded):',
+          r.median('footprint', 'container', 'image_layers'), 'MiB')
 """),
         *exercise("layer-share", 1, "`n` containers share one image of `image_mb` MB; each adds `upper_mb` MB "
                   "of its own. What share of the total disk do the shared image layers take?",

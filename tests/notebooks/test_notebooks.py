@@ -115,3 +115,15 @@ def test_the_generator_writes_what_is_committed(tmp_path):
         fresh = nbformat.read(str(tmp_path / path), as_version=4)
         committed = nbformat.read(os.path.join(NB_DIR, path), as_version=4)
         assert [c.source for c in fresh.cells] == [c.source for c in committed.cells], path
+
+
+def test_every_recorded_figure_a_notebook_prints_exists():
+    """Recorded mode prints medians by (suite, method, metric): a name the results do not have printed
+    'None' to the class (notebook 1 asked for a 'disk_shared' metric that was never recorded)."""
+    with open(os.path.join(NB_DIR, "make_notebooks.py")) as f:
+        source = f.read()
+    asked = re.findall(r"median\('([^']+)', '([^']+)', '([^']+)'\)", source)
+    assert len(asked) >= 4
+    rec = classroom.recorded()
+    missing = [key for key in asked if rec.median(*key) is None]
+    assert not missing

@@ -163,7 +163,6 @@ async def wait(d, req, ref):
 
 @route("GET", "/containers/{ref}/logs")
 async def logs(d, req, ref):
-    from runtime.containers import logs as logfile
 
     rec = await _record(d, ref)
     tty = rec.config.get("tty", False)
@@ -175,6 +174,19 @@ async def logs(d, req, ref):
     since, until = req.number("since"), req.number("until")
     follow = req.flag("follow")
     stamps = req.flag("timestamps")
+    readers = d.__dict__.setdefault("log_readers", {})
+    readers[rec.id] = readers.get(rec.id, 0) + 1  # a removal waits for us (see remove)
+    try:
+        await _stream_logs(d, req, rec, tty, want, tail_n, since, until, follow, stamps)
+    finally:
+        readers[rec.id] -= 1
+        if not readers[rec.id]:
+            del readers[rec.id]
+
+
+async def _stream_logs(d, req, rec, tty, want, tail_n, since, until, follow, stamps) -> None:
+    from runtime.containers import logs as logfile
+
     it = await d.call(d.engine.logs, rec.id, follow, tail_n)
     await req.start_stream(200, "application/vnd.docker.raw-stream" if tty else
                            "application/vnd.docker.multiplexed-stream")
@@ -241,6 +253,12 @@ async def restart(d, req, ref):
 @route("DELETE", "/containers/{ref}")
 async def remove(d, req, ref):
     rec = await _record(d, ref)
+    # The SDK's run asks for the logs, waits, removes, and only then reads the logs: a logs stream
+    # still reading this container's log finishes first (docker keeps the file open for it).
+    for _ in range(0 if rec.running else 200):
+        if not d.__dict__.get("log_readers", {}).get(rec.id):
+            break
+        await asyncio.sleep(0.05)
     await d.call(d.engine.remove, rec.id, req.flag("force"))
     for table in ("start_events", "runs", "deaths"):
         d.__dict__.get(table, {}).pop(rec.id, None)

@@ -71,6 +71,7 @@ class BootReport:
         except Exception:  # a display must not fail because a plot did
             return table
 
+
 TMP_PREFIX = "vmvc-initrd-"
 
 

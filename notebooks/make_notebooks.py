@@ -106,14 +106,16 @@ for profile in ['full-os-vm', 'microvm', 'crun']:
     print(f'{profile:12s} median ready {sorted(r.ready_times)[4]:8.3f} s   stages: {", ".join(r.stage_names)[:70]}')
 fig = sim.run('storm', profile='full-os-vm', n=8, seed=1, cores=2).plot_timeline()
 """),
-        md("Move the sliders (in Jupyter) to change the host and the number of instances started at once."),
+        md("Move the sliders (in Jupyter): the guest (profile), how many start at once, the host's cores and "
+           "memory, and whether the image/page cache is warm or cold."),
         code("""
 try:
     import ipywidgets as w
-    def show(profile='microvm', n=8, cores=2):
-        r = sim.run('storm', profile=profile, n=n, seed=1, cores=cores)
+    def show(profile='microvm', n=8, cores=2, memory_mib=8192, cache='warm'):
+        r = sim.run('storm', profile=profile, n=n, seed=1, cores=cores, memory_mib=memory_mib, cache=cache)
         print(r)
-    w.interact(show, profile=['full-os-vm', 'microvm', 'kvm-typical', 'crun', 'docker'], n=(1, 64), cores=(1, 16))
+    w.interact(show, profile=['full-os-vm', 'microvm', 'kvm-typical', 'crun', 'docker'], n=(1, 64), cores=(1, 16),
+               memory_mib=(512, 65536, 512), cache=['warm', 'cold'])
 except ImportError:
     print('ipywidgets is not installed: pip install ipywidgets')
 """),

@@ -88,3 +88,20 @@ def test_screenshots_of_a_notebook_and_the_docs_home(tmp_path):
         r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,900",
                             f"--screenshot={png}", f"file://{html}"], capture_output=True, timeout=120)
         assert r.returncode == 0 and png.stat().st_size > 10_000, r.stderr[-500:]
+
+
+def test_the_quick_start_page_commands_run_as_written(tmp_path):
+    """docs/quickstart.md: its first block is the README's (run by tests/test_readme_tour.py); the
+    commands of its second block, which need no root, run here as written."""
+    with open(os.path.join(ROOT, "docs", "quickstart.md")) as f:
+        blocks = re.findall(r"```sh\n(.*?)```", f.read(), re.S)
+    assert blocks[0].split("#")[0].strip().startswith("bash scripts/setup.sh && .venv/bin/vmvc bench --quick")
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "VMVC_ROOT": str(tmp_path / "state")}
+    for line in blocks[1].splitlines():
+        cmd = line.split("  #")[0].strip()
+        if not cmd:
+            continue
+        r = subprocess.run(["bash", "-c", cmd.replace("/tmp/recorded-report", str(tmp_path / "report"))],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, f"{cmd}: {r.stderr[-1500:]}"
+    assert (tmp_path / "report" / "report.html").exists()

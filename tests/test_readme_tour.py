@@ -102,16 +102,30 @@ def _run(line: str, cwd: Path, env: dict) -> tuple[int, str]:
 
 
 def _pty(line: str, cwd: Path, env: dict):
-    import pty
+    """``line`` on a fresh pty: stdin, stdout and stderr are its slave and it is the controlling
+    terminal (set up by hand rather than by ``pty.fork``, so nothing the test process inherited or
+    left behind can stand in for the terminal)."""
+    import fcntl
+    import termios
 
-    pid, fd = pty.fork()
+    master, slave = os.openpty()
+    pid = os.fork()
     if pid == 0:
         try:
+            os.setsid()
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+            for fd in (0, 1, 2):
+                os.dup2(slave, fd)
+            if slave > 2:
+                os.close(slave)
+            if master > 2:
+                os.close(master)
             os.chdir(cwd)
             os.execve("/bin/bash", ["bash", "-c", line], env)
         finally:
             os._exit(127)
-    return pid, fd
+    os.close(slave)
+    return pid, master
 
 
 def test_the_tour_as_written(engine, guest_kernel, tmp_path, vmvc_root):  # noqa: F811

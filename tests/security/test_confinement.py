@@ -125,11 +125,14 @@ def _host_cgroups(pid: int) -> list[str]:
         return f.read().splitlines()
 
 
-def test_every_hierarchy_holds_the_container_and_none_is_left_after(engine):  # noqa: F811
+@pytest.mark.parametrize("privileged", [False, True], ids=["default", "privileged"])
+def test_every_hierarchy_holds_the_container_and_none_is_left_after(engine, privileged):  # noqa: F811
+    """A ``--privileged`` container too gets its own leaf in every hierarchy (not its stem's parent's,
+    not a shared one): its limits apply and its own ``cgroup.kill`` reaches only itself."""
     from runtime.cgroups import manager
     from runtime.containers import Spec
 
-    cid = engine.create(Spec("busybox", ["sleep", "60"]))
+    cid = engine.create(Spec("busybox", ["sleep", "60"], privileged=privileged, pids_limit=33))
     engine.start(cid)
     pid = engine.inspect(cid)["State"]["Pid"]
     name = engine.inspect(cid)["Vmvc"]["Cgroup"]
@@ -140,6 +143,8 @@ def test_every_hierarchy_holds_the_container_and_none_is_left_after(engine):  # 
     assert all(line.endswith("/" + name) for line in lines), lines  # named ones and 0:: included
     dirs = manager().dirs(name)
     assert len(dirs) == hierarchies and all(os.path.isdir(d) for d in dirs)
+    limits = [d for d in dirs if os.path.exists(os.path.join(d, "pids.max"))]
+    assert limits and all(open(os.path.join(d, "pids.max")).read().strip() == "33" for d in limits)
     engine.kill(cid)
     engine.wait(cid)
     engine.remove(cid)

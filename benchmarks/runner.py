@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 
-from benchmarks.suite import NotMeasured, Results, SuiteContext
+from benchmarks.suite import NotMeasured, Results, RunScope, SuiteContext
 
 # The report's order; suites not named here follow alphabetically.
 ORDER = ("startup", "phases", "footprint", "workload", "storm", "fromnothing", "pull", "mirror", "daemon")
@@ -45,6 +45,10 @@ class SuiteInfo:
     needs: list[str] = field(default_factory=list)
     claims: list[str] = field(default_factory=list)
     error: str = ""  # why it could not be imported
+    budget: dict = field(default_factory=dict)  # {"quick": s, "full": s}: the suite's time budget
+
+    def budget_for(self, quick: bool) -> float | None:
+        return self.budget.get("quick" if quick else "full")
 
     def skip_reason(self, doctor) -> str:
         """The doctor's reason for the first capability this host lacks ('' when all are usable)."""
@@ -70,7 +74,7 @@ def discover(package: str = "benchmarks.suites") -> dict[str, SuiteInfo]:
             continue
         name = getattr(mod, "NAME", m.name)
         found[name] = SuiteInfo(name, mod, getattr(mod, "TITLE", name), list(getattr(mod, "NEEDS", [])),
-                                list(getattr(mod, "CLAIMS", [])))
+                                list(getattr(mod, "CLAIMS", [])), budget=dict(getattr(mod, "BUDGET", {})))
     rank = {n: i for i, n in enumerate(ORDER)}
     return dict(sorted(found.items(), key=lambda kv: (rank.get(kv[0], len(ORDER)), kv[0])))
 
@@ -164,6 +168,7 @@ def run(selected: list[str] | None = None, quick: bool = True, suites: dict[str,
                 "selected": selected, **(meta or {})}
     names = [n for n in suites if selected is None or n in selected]
     started = time.perf_counter()
+    scope = RunScope()  # what the suites of this run share (the VM boots they made)
     with _Interrupts() as interrupts:
         try:
             for i, name in enumerate(names):
@@ -181,7 +186,8 @@ def run(selected: list[str] | None = None, quick: bool = True, suites: dict[str,
                     entry.update(status="skipped", reason=why)
                     say(f"{name}: skipped: {why}")
                     continue
-                _run_one(info, entry, res, quick, progress, say, interrupts, f"[{i + 1}/{len(names)}]")
+                _run_one(info, entry, res, quick, progress, say, interrupts, f"[{i + 1}/{len(names)}]",
+                         scope)
         except KeyboardInterrupt:  # between suites
             interrupts.hit = True
         for name in names:
@@ -196,11 +202,12 @@ def run(selected: list[str] | None = None, quick: bool = True, suites: dict[str,
 
 
 def _run_one(info: SuiteInfo, entry: dict, res: Results, quick: bool, progress, say, interrupts,
-             counter: str) -> None:
+             counter: str, scope: RunScope | None = None) -> None:
     name = info.name
     workdir = tempfile.mkdtemp(prefix=f"vmvc-bench-{name}-")
     ctx = SuiteContext(name, quick=quick, workdir=workdir, record=res.samples.append,
-                       progress=progress.task if progress else None)
+                       progress=progress.task if progress else None, scope=scope,
+                       budget=info.budget_for(quick))
     say(f"{counter} {name}: {info.title}")
     t0 = time.perf_counter()
     try:

@@ -7,6 +7,8 @@ A suite is one module in ``benchmarks/suites/`` (one concept per file, as SimPy 
     NEEDS = ["root", "fio"]           # doctor check names; the runner skips the suite with the doctor's
                                       # reason when one is not usable, and the report lists it as skipped
     CLAIMS = ["C7"]                   # claim ids (docs/claims.md) this suite gives evidence for
+    BUDGET = {"quick": 40, "full": 240}  # optional: seconds after which ``ctx.rounds_within`` starts no
+                                      # new round (the rounds done are recorded, n says how many)
 
     def run(ctx: SuiteContext) -> None:      # measure; record with ctx.sample(...)
     def claims(res: Results) -> list[ClaimRow]   # verdicts from *this run's* numbers (never constants)
@@ -17,6 +19,9 @@ A suite is one module in ``benchmarks/suites/`` (one concept per file, as SimPy 
 of a shared host hits every method alike and ratios measured in one run hold. A suite that cannot measure
 on this host for a reason the doctor does not know raises :class:`NotMeasured` with that reason.
 
+Suites of one run share a :class:`RunScope` (``ctx.scope``): measurements one suite made that another
+would only repeat (the same VM boot, e.g.). A suite run on its own gets a scope of its own.
+
 :class:`Results` is also the file format: ``to_dict``/``from_dict`` (``"schema": SCHEMA``) carry the
 samples, their summaries, host metadata, each suite's status, notes and facts, and the claim rows.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -197,12 +203,22 @@ class Results:
         return res
 
 
+class RunScope:
+    """What the suites of one run share: ``values`` such as the VM boots a suite made, for a later suite
+    that would only repeat the very same boot (:meth:`benchmarks.suites._vm.Booter.earlier`). Samples are
+    never shared: each suite records its own, and says in its notes what it read back."""
+
+    def __init__(self) -> None:
+        self.values: dict = {}
+
+
 class SuiteContext:
     """What a suite's ``run`` gets: the run's settings, sample recording, progress and Ctrl-C state."""
 
     def __init__(self, suite: str, *, quick: bool = True, workdir: Path | None = None,
                  record: Callable[[Sample], None] | None = None,
-                 progress: Callable[[str, int], Callable[[int], None]] | None = None):
+                 progress: Callable[[str, int], Callable[[int], None]] | None = None,
+                 scope: RunScope | None = None, budget: float | None = None):
         self.suite = suite
         self.quick = quick
         self.workdir = workdir  # a private temp dir for this suite, removed by the runner afterwards
@@ -211,6 +227,9 @@ class SuiteContext:
         self.facts: dict = {}
         self._record = record
         self._progress = progress
+        self.scope = scope if scope is not None else RunScope()  # without a runner: this suite's own
+        self.budget = budget  # seconds for optional rounds (``rounds_within``); None: no limit
+        self.started = time.monotonic()
 
     def sample(self, method: str, metric: str, value: float, unit: str = "ms", round: int = 0,
                **labels) -> Sample:
@@ -244,6 +263,25 @@ class SuiteContext:
             for m in methods[shift:] + methods[:shift]:
                 yield r, m
 
+    def over_budget(self) -> bool:
+        """True once this suite has run longer than its time budget (never without one)."""
+        return self.budget is not None and time.monotonic() - self.started > self.budget
 
+    def rounds_within(self, methods: list[str], n: int, warmup: int = 1, *, least: int = 1,
+                      what: str = "rounds") -> Iterator[tuple[int, str]]:
+        """:meth:`rounds`, but no new round starts once the suite's budget is used, after at least
+        ``least`` rounds: a loaded host gets fewer rounds, never a longer run. Whole rounds only, so
+        every method keeps the same n; when it stops early the notes say so and the fact
+        ``rounds:<what>`` keeps planned and done (each summary's n says it too)."""
+        done = 0
+        for r, m in self.rounds(methods, n, warmup):
+            if r >= done:  # the first pair of round r
+                if r >= least and self.over_budget():
+                    self.note(f"{what}: {r} of {n} rounds, then this suite's time budget "
+                              f"({self.budget:.0f} s) was used up; the medians have n = {r}")
+                    break
+                done = r + 1
+            yield r, m
+        self.fact(f"rounds:{what}", {"planned": n, "done": done})
 def as_dict(obj) -> dict:
     return asdict(obj)

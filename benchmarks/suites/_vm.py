@@ -1,7 +1,10 @@
 """VM boots for the suites (not a suite itself): kernel, accelerator and initramfs prepared once, then
 QEMU runs that return their timeline and what the workload printed.
 
-The host-side preparation stays out of every timing, as in :mod:`benchmarks.vm_boot`.
+The host-side preparation stays out of every timing, as in :mod:`benchmarks.vm_boot`. Under TCG a boot
+costs seconds, so a Booter given the run's :class:`~benchmarks.suite.RunScope` logs every boot there and
+a later suite that needs the very same boot (same kernel, accelerator, machine, initramfs) reads it back
+with :meth:`Booter.earlier` instead of booting again.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ class Boot:
 class Booter:
     """``with Booter(services=(0, 8)) as b: b.boot("microvm", 0)``; initramfs files removed on exit."""
 
-    def __init__(self, services: tuple[int, ...] = (0,), workload: str = WORKLOAD) -> None:
+    def __init__(self, services: tuple[int, ...] = (0,), workload: str = WORKLOAD, scope=None) -> None:
         from runtime.vm import accel, kernel
 
         path = os.environ.get(KERNEL_ENV) or None
@@ -42,6 +45,8 @@ class Booter:
         self.accel = self.decision.accel
         self.reason = self.decision.reason
         self._stack = contextlib.ExitStack()
+        self.workload = workload
+        self._log: dict = scope.values.setdefault("vm_boots", {}) if scope is not None else {}
         self.initrds: dict[int, str] = {}
         from runtime.vm.boot import initrd_file
 
@@ -62,7 +67,16 @@ class Booter:
         from runtime.vm import qemu, timeline
 
         result = qemu.run(qemu.Spec(self.kernel.path, self.initrds[services], machine, self.accel))
-        return Boot(result.timeline, timeline.workload_output(result.lines))
+        boot = Boot(result.timeline, timeline.workload_output(result.lines))
+        self._log.setdefault(self._key(machine, services), []).append(boot)
+        return boot
+
+    def earlier(self, machine: str, services: int = 0) -> list[Boot]:
+        """The boots of this very kind already made in this run (by any suite), oldest first."""
+        return list(self._log.get(self._key(machine, services), []))
+
+    def _key(self, machine: str, services: int) -> tuple:
+        return (self.kernel.path, self.accel, machine, services, self.workload)
 
 
 def services_count() -> int:

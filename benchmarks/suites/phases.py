@@ -6,6 +6,10 @@ container side uses the engine's own trace when it records one (``RunResult.trac
 ``Engine.inspect(id)["Trace"]``: ``[[step, ms since the client's request], ...]``), turned into consecutive
 steps; without it, the start is timed from outside as one bar (client call to exit). Evidence for claims
 C2 (steps a VM repeats) and C8 (no guest kernel to load).
+
+The VM boots are the same ones the start-up suite makes with the services stage (same kernel,
+accelerator, machine and initramfs): when it ran earlier in this run, its boots' timelines are read back
+(:meth:`benchmarks.suites._vm.Booter.earlier`) and only the rounds it did not boot are booted here.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ CLAIMS = ["C2", "C8"]
 
 QUICK = {"vm_rounds": 1, "machines": ("microvm",), "container_rounds": 5}
 FULL = {"vm_rounds": 3, "machines": ("microvm", "pc", "q35"), "container_rounds": 15}
+BUDGET = {"quick": 60, "full": 150}  # seconds; past it no new VM round starts (n says how many ran)
 OUTSIDE = "client call → exit (timed from outside)"
 CONTAINER = "container (vmvc engine)"
 
@@ -99,30 +104,44 @@ def _vms(ctx: SuiteContext, p: dict) -> None:
     from benchmarks.suites._vm import Booter, services_count
 
     services = services_count()
-    with Booter((services,)) as b:
+    with Booter((services,), scope=ctx.scope) as b:
         ctx.fact("accelerator", b.accel)
         ctx.fact("accelerator_reason", b.reason)
         ctx.fact("services", services)
         names = list(p["machines"])
-        rounds = list(ctx.rounds(names, p["vm_rounds"], warmup=0))
-        advance = ctx.progress(f"VM boots ({b.accel})", len(rounds))
-        for r, machine in rounds:
-            advance(0, machine)
-            boot = b.boot(machine, services)
-            method = f"VM {machine} ({b.accel})"
-            tl = boot.timeline
-            order = []
-            for ph in tl.phases:
-                ctx.sample(method, "phase", ph.seconds * 1000, round=r, phase=ph.name)
-                order.append(ph.name)
-            kernel = sum(ph.seconds for ph in tl.phases if "kernel" in ph.name)
-            ctx.sample(method, "total", tl.wall * 1000, round=r)
-            ctx.sample(method, "kernel", kernel * 1000, round=r)
-            workload = tl.event("mark:workload-start")
-            if workload:
-                ctx.sample(method, "to_workload", workload.t * 1000, round=r)
-            ctx.fact(f"order:{method}", order)
-            advance(1, machine)
+        earlier = {m: b.earlier(m, services)[:p["vm_rounds"]] for m in names}
+        reused = 0
+        advance = ctx.progress(f"VM boots ({b.accel})",
+                               len(names) * p["vm_rounds"] - sum(len(v) for v in earlier.values()))
+        for r, machine in ctx.rounds_within(names, p["vm_rounds"], warmup=0, least=1, what="VM boots"):
+            if r < len(earlier[machine]):
+                boot = earlier[machine][r]
+                reused += 1
+            else:
+                advance(0, machine)
+                boot = b.boot(machine, services)
+                advance(1, machine)
+            _record_boot(ctx, f"VM {machine} ({b.accel})", r, boot)
+        ctx.fact("vm_boots_reused", reused)
+        if reused:
+            ctx.note(f"{reused} of the VM timelines are the start-up suite's boots of the same machine, "
+                     f"kernel and initramfs ({services} services) in this run, read back rather than booted "
+                     "again.")
+
+
+def _record_boot(ctx: SuiteContext, method: str, r: int, boot) -> None:
+    tl = boot.timeline
+    order = []
+    for ph in tl.phases:
+        ctx.sample(method, "phase", ph.seconds * 1000, round=r, phase=ph.name)
+        order.append(ph.name)
+    kernel = sum(ph.seconds for ph in tl.phases if "kernel" in ph.name)
+    ctx.sample(method, "total", tl.wall * 1000, round=r)
+    ctx.sample(method, "kernel", kernel * 1000, round=r)
+    workload = tl.event("mark:workload-start")
+    if workload:
+        ctx.sample(method, "to_workload", workload.t * 1000, round=r)
+    ctx.fact(f"order:{method}", order)
 
 
 # --- the report --------------------------------------------------------------------------------------

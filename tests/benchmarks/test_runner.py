@@ -27,6 +27,14 @@ SUITES = {
         def chart(res, ax):
             ax.bar(["a", "b"], [res.median("good", m, "start") for m in "ab"])
     ''',
+    "shares": '''
+        NAME, TITLE, NEEDS, CLAIMS = "shares", "Reads what another suite left", [], []
+        BUDGET = {"quick": 7.5, "full": 600}
+        def run(ctx):
+            ctx.fact("budget", ctx.budget)
+            ctx.fact("seen", ctx.scope.values.get("made"))
+            ctx.scope.values["made"] = ctx.suite
+    ''',
     "broken": "import no_such_module_anywhere\n",
     "boom": '''
         NAME, TITLE, NEEDS, CLAIMS = "boom", "Fails half-way", [], ["C6"]
@@ -63,9 +71,10 @@ def fake_suites(tmp_path, monkeypatch):
 
 
 def test_statuses(fake_suites):
-    assert list(fake_suites) == ["boom", "broken", "good", "later", "needy"]
+    assert list(fake_suites) == ["boom", "broken", "good", "later", "needy", "shares"]
     assert "ModuleNotFoundError" in fake_suites["broken"].error
     res = runner.run(None, quick=True, suites=fake_suites)
+    assert res.facts["shares"] == {"budget": 7.5, "seen": None}  # its own budget; the scope is the run's
     st = {n: (e["status"], e["reason"]) for n, e in res.suites.items()}
     assert st["good"] == ("ok", "")
     assert st["broken"][0] == "failed" and "no_such_module_anywhere" in st["broken"][1]
@@ -106,3 +115,12 @@ def test_interrupt_between_rounds_keeps_the_samples(fake_suites, monkeypatch):
     res = runner.run(["good", "later"], quick=True, suites=fake_suites)
     assert res.partial and res.suites["good"]["status"] == "interrupted" and len(res.samples) == 1
     assert res.suites["later"]["status"] == "not run"
+
+
+def test_suites_of_one_run_share_its_scope_and_not_the_next_runs(fake_suites, monkeypatch):
+    seen = []
+    monkeypatch.setattr(fake_suites["good"].module, "run", lambda ctx: ctx.scope.values.update(made="good"))
+    monkeypatch.setattr(fake_suites["later"].module, "run", lambda ctx: seen.append(dict(ctx.scope.values)))
+    runner.run(["good", "later"], quick=False, suites=fake_suites)
+    runner.run(["later"], quick=False, suites=fake_suites)
+    assert seen == [{"made": "good"}, {}]

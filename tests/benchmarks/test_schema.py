@@ -93,3 +93,15 @@ def test_recorded_file_can_take_a_suite_from_another_run(tmp_path):
     assert len(back.values("startup", "engine", "start")) == 2
     assert back.meta["merged_from"] == {str(a): ["startup", "workload"], str(b): ["workload"]}
     assert [c.id for c in back.claims][:13] == [f"C{i}" for i in range(1, 14)]
+
+
+def test_rounds_within_a_budget_stop_at_a_round_boundary_and_say_so():
+    ctx = SuiteContext("s", budget=0.0)  # used up at once: only the rounds that always run
+    pairs = list(ctx.rounds_within(["a", "b"], 5, warmup=1, least=2, what="boots"))
+    assert [r for r, _ in pairs] == [-1, -1, 0, 0, 1, 1]  # whole rounds: every method keeps the same n
+    assert ctx.facts["rounds:boots"] == {"planned": 5, "done": 2}
+    assert ctx.notes == ["boots: 2 of 5 rounds, then this suite's time budget (0 s) was used up; the "
+                         "medians have n = 2"]
+    free = SuiteContext("s")  # no budget: the plain interleaved rounds, nothing noted
+    assert list(free.rounds_within(["a", "b"], 3, warmup=0)) == list(SuiteContext.rounds(["a", "b"], 3, 0))
+    assert free.facts["rounds:rounds"] == {"planned": 3, "done": 3} and not free.notes

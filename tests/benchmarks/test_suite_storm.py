@@ -151,9 +151,12 @@ def test_fit_on_fixed_records_reports_mape_and_says_where_it_misses():
     ctx = SuiteContext("storm")
     data = storm.fit_and_validate(ctx, recs, seeds=1)
     assert data["measured"]["validation"]["rows"][0]["n"] == 8
-    mape = ctx.samples[0]
+    mape, count = ctx.samples[0], ctx.samples[1]
     assert mape.metric == "mape_held_out" and mape.value > 15
-    assert any("ABOVE" in n for n in ctx.notes)
+    assert (count.metric, count.value, count.labels) == ("held_out_storms", 1, {"kind": "container"})
+    verdict = next(n for n in ctx.notes if "ABOVE" in n)  # one storm: said to be too few to judge
+    assert "1 storm, fitted on 1 single start and 2 storms of N = 4, 16" in verdict
+    assert "too few held-out storms to judge the model" in verdict
     assert any(
         n.startswith("model notes (container)") and "faster than measured" in n and "'run'" in n
         for n in ctx.notes
@@ -187,3 +190,17 @@ def test_fleet_timeout_kills_what_it_started():
 
 def test_quick_and_full_plans_set_the_same_knobs():
     assert storm.plan(True).keys() == storm.plan(False).keys()
+
+
+def test_two_held_out_storms_are_judged():
+    recs = [
+        {"type": "host", "cores": 2, "memory_mib": 24000},
+        *[{"type": "stage", "kind": "container", "stage": "run", "seconds": 0.1, "cpu_seconds": 0.05,
+           "round": r} for r in range(2)],
+        *[{"type": "storm", "kind": "container", "n": n, "ready_s": [0.1] * n, "round": r}
+          for r in range(2) for n in (1, 2)],
+    ]
+    ctx = SuiteContext("storm")
+    storm.fit_and_validate(ctx, recs, seeds=1)
+    note = next(n for n in ctx.notes if n.startswith("model vs held-out container storms"))
+    assert "(N = 2, 8: 2 storms, fitted on 2 single starts)" in note and "too few" not in note

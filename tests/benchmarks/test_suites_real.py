@@ -36,6 +36,8 @@ def test_startup_and_phases_on_tiny_parameters(report_fonts_loaded, bench_env, m
     f = res.facts["startup"]
     assert f["container_kernel"] == f["host_kernel"] and f["vm_kernel_seen"] == f["vm_kernel"]
     assert res.facts["phases"]["order:VM microvm (" + f["accelerator"] + ")"][0].startswith("qemu start-up")
+    assert res.facts["phases"]["vm_boots_reused"] == 1  # start-up's boot with services, not booted again
+    assert res.get("phases", "VM microvm (" + f["accelerator"] + ")", "total").n == 1
     res.claims = claims.evaluate(res, found)
     table = {c.id: c for c in res.claims}
     for cid in ("C2", "C3", "C4", "C8"):

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 # docker.io brings dockerd (an anchor, and a real peer for image round trips; its older client
 # lands in /usr/bin, behind the docker CLI 28 in /usr/local/bin). Its service is never started here.
 APT_PACKAGES=(qemu-system-x86 busybox-static crun runc docker.io docker-registry skopeo fio iproute2
-              cpio kmod python3-venv mmdebstrap qemu-utils e2fsprogs chromium tmux)
+              cpio kmod python3-venv mmdebstrap qemu-utils e2fsprogs chromium tmux
+              uidmap)  # newuidmap/newgidmap: rootless containers with subordinate ids
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- system packages -------------------------------------------------------------------------

@@ -30,6 +30,7 @@ CAPABILITIES = {
     "namespaces": ["root", *NAMESPACE_CHECKS],
     "overlay": ["root", "overlayfs"],
     "cgroups": ["root", "cgroups"],
+    "rootless": ["rootless", "busybox"],  # a user without root can run containers (runtime.rootless)
     "kvm": ["root", "kvm"],
     "kvm_hw": ["kvm.hw"],
     "qemu": ["qemu"],

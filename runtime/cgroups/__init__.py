@@ -15,7 +15,12 @@ from runtime.errors import VmvcError
 def manager(root: str = "/", backend: str | None = None) -> Manager:
     """The backend for this host, chosen like ``vmvc doctor`` does (``backend`` forces one)."""
     from runtime.doctor.cgroups import backend_for, layout
+    from runtime.rootless import USERNS
 
+    if USERNS and root == "/" and backend is None:  # a rootless spawner: no cgroups it may write
+        from runtime.rootless.cgroups import NoLimits
+
+        return NoLimits()
     info = layout(root)
     backend = backend or backend_for(info)
     if backend == "v2" and info["v2_path"]:

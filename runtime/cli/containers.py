@@ -29,10 +29,11 @@ NEEDS_ROOT = (
 
 
 def _engine():
-    if os.geteuid() != 0:
-        from runtime.errors import UsageError
+    if os.geteuid() != 0:  # rootless mode (runtime.rootless): one line if this user cannot have it
+        from runtime.paths import state_root
+        from runtime.rootless.launch import check_state_root
 
-        raise UsageError(NEEDS_ROOT, exit_code=125)
+        check_state_root(state_root())
     from runtime.containers.engine import Engine
 
     return Engine()
@@ -299,7 +300,8 @@ class _Pid1Watch:
         if self.hinted or not self.cid:
             return
         try:
-            pid = self.eng.get(self.cid).state.get("pid")
+            state = self.eng.get(self.cid).state
+            pid = state.get("host_pid") or state.get("pid")  # rootless: the host's view
         except VmvcError:
             return
         name = pid1_ignores(pid, signum) if pid else None
@@ -406,7 +408,8 @@ def stop(argv: list[str]) -> int:
 
     def one(ref):
         rec = eng.get(ref)
-        name = pid1_ignores(rec.state.get("pid"), 15) if rec.running and a.time > 0 else None
+        pid = rec.state.get("host_pid") or rec.state.get("pid")  # rootless: the host's view
+        name = pid1_ignores(pid, 15) if rec.running and a.time > 0 else None
         if name:
             print(f"vmvc: {ref}: its PID 1 ({name}) has no SIGTERM handler, so the kernel ignores it (as "
                   f"in docker): waiting the {a.time:g} s grace period, then SIGKILL. --init, -t 0 avoid it",

@@ -171,10 +171,17 @@ class SpawnerClient:
             os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
             0o600,
         )
+        userns = None
+        if os.geteuid() != 0:  # rootless mode: the spawner gets a user namespace (runtime.rootless)
+            from runtime.rootless.launch import UserNamespace
+
+            userns = UserNamespace(os.path.dirname(self.table.root))
         pid = os.fork()
         if pid == 0:
             try:
                 os.setsid()
+                if userns is not None:
+                    userns.enter()
                 if os.fork() == 0:
                     null = os.open(os.devnull, os.O_RDONLY)
                     os.dup2(null, 0)
@@ -190,6 +197,12 @@ class SpawnerClient:
                 os._exit(0)
         os.close(w)
         os.close(log)
+        if userns is not None:
+            try:
+                userns.map(pid, os.path.join(self.table.root, "spawner.log"))
+            except BaseException:
+                os.close(r)
+                raise
         os.waitpid(pid, 0)
         deadline = time.monotonic() + LAUNCH_TIMEOUT
         try:

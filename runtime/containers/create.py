@@ -97,6 +97,10 @@ def create(table: Containers, spec: Spec, store, slot: str | None = None) -> str
         from runtime.containers import storage
 
         storage.check(spec.storage_opt, table.root)
+    if spec.memory or spec.cpus or spec.pids_limit or spec.network == "host":
+        from runtime.rootless import refuse_unsupported  # rootless mode cannot have these here
+
+        refuse_unsupported(spec.memory, spec.cpus, spec.pids_limit, spec.network)
     image = store.resolve(spec.image)
     store.check_intact(image, spec.image)
     proc = process(spec, image.config)

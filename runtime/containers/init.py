@@ -59,6 +59,7 @@ from runtime.linux.syscalls import (
     PR_SET_PDEATHSIG,
     TIOCSCTTY,
 )
+from runtime.rootless import USERNS, mapped
 from runtime.security import seccomp
 
 # moby/oci/defaults.go
@@ -115,9 +116,13 @@ def system_plan(base: str, readonly: bool = True) -> list[tuple]:
         ("mkdir", at("/dev")),
         ("mount", "tmpfs", at("/dev"), "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"),
     ]
-    steps += [("mknod", at(f"/dev/{name}"), major, minor) for name, major, minor in DEVICES]
+    if USERNS:  # rootless: mknod is refused in a user namespace; bind the host's nodes instead
+        steps += [("bindnode", f"/dev/{name}", at(f"/dev/{name}")) for name, _, _ in DEVICES]
+    else:
+        steps += [("mknod", at(f"/dev/{name}"), major, minor) for name, major, minor in DEVICES]
     steps += [("symlink", target, at(f"/dev/{name}")) for name, target in DEV_LINKS]
-    pts = "newinstance,ptmxmode=0666,mode=0620,gid=5"
+    pts = "newinstance,ptmxmode=0666,mode=0620"
+    pts += ",gid=5" if not USERNS or mapped("gid", 5) else ""  # rootless: only a mapped gid
     steps += [
         ("mkdir", at("/dev/pts")),
         ("mount", "devpts", at("/dev/pts"), "devpts", MS_NOSUID | MS_NOEXEC, pts),
@@ -204,13 +209,14 @@ def mount_rootfs(sys_, layers: list[str], upper: str, work: str, target: str, th
     mounted again, so it gets overlayfs' ``volatile`` option: no sync of the upper filesystem when the
     last process exits (about 0.4 ms of every ``run --rm`` here). Otherwise, and if the kernel
     refuses ``volatile``, the image store's :func:`mount_overlay`."""
+    user = ",userxattr" if USERNS else ""  # rootless: trusted.* xattrs need host root
     if throwaway:
         try:
-            mount_overlay(sys_, layers, upper, work, target, extra_options="volatile")
+            mount_overlay(sys_, layers, upper, work, target, extra_options="volatile" + user)
             return
         except OSError:
             pass  # a kernel before 5.10 refuses it
-    mount_overlay(sys_, layers, upper, work, target)
+    mount_overlay(sys_, layers, upper, work, target, extra_options=user[1:])
 
 
 def _in_root(root: str | None, target: str, kind: str) -> int:
@@ -264,6 +270,9 @@ def apply(sys_, steps: list[tuple]) -> None:
             os.chmod(step[1], 0o666)
         elif kind == "symlink":
             os.symlink(step[1], step[2])
+        elif kind == "bindnode":  # rootless: an empty file with the host's node bound on it
+            os.close(os.open(step[2], os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o666))
+            sys_.mount(step[1], step[2], None, MS_BIND)
         elif kind == "bind":
             _bind(sys_, *step[1:], root=root)
 
@@ -360,7 +369,11 @@ def finish_and_exec(sys_, process: dict, prepared: bool = False, ctl=None) -> No
         keep = drop_bounding_set(sys_) if prepared is False else kept_capabilities()
     uid, gid, groups = resolve_user(process["user"]) if process.get("user") else (0, 0, [0])
     try:
-        os.setgroups(groups)
+        try:
+            os.setgroups(groups)
+        except PermissionError:
+            if not USERNS:  # rootless with one gid mapped: the kernel denies setgroups
+                raise
         os.setgid(gid)
         os.setuid(uid)
         if uid == 0:

@@ -23,7 +23,7 @@ def inspect(rec: Record, table: Containers) -> dict:
             "Restarting": False,
             "OOMKilled": bool(s.get("oom_killed")),
             "Dead": False,
-            "Pid": s.get("pid", 0),
+            "Pid": s.get("host_pid") or s.get("pid", 0),  # rootless: the host's pid
             "ExitCode": s.get("exit_code", 0),
             "Error": s.get("error", ""),
             "StartedAt": s.get("started_at") or _EPOCH,

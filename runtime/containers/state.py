@@ -359,6 +359,11 @@ class Containers:
     def purge(self, trash: str) -> None:
         from runtime.containers.janitor import purge
 
+        if os.geteuid() != 0:  # rootless (runtime.rootless): only its user namespace may delete it all
+            from runtime.rootless.launch import run_mapped
+
+            run_mapped(purge, trash)
+            return
         purge(trash)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from runtime.doctor import cgroups, isolation, kvm, seccomp, system, tools
+from runtime.doctor import cgroups, isolation, kvm, rootless, seccomp, system, tools
 from runtime.doctor.report import Report
 
 _cached: Report | None = None
@@ -28,6 +28,7 @@ def probe(root: str = "/", active: bool = True, sys_=None) -> Report:
         # Fork before any thread exists: forking a threaded process is unsafe.
         results = isolation.try_in_child(sys_)
         checks.append(seccomp.check(root, True, sys_))  # H3 (issue 10): forks too, before any thread
+        checks.append(rootless.check(root, True, sys_))  # forks too (as the user it asks for)
     if results["ns"]:
         checks += isolation.namespace_checks(results)
     checks.append(isolation.userns_check(root, results))

@@ -32,3 +32,35 @@ def run(argv: list[str], timeout: float = 5.0) -> tuple[int, str]:
     except OSError as e:
         return -1, f"{argv[0]}: {e.strerror}"
     return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def in_child(fn, *args):
+    """``fn(*args)`` in a forked child (a probe that unshares, mounts or drops privileges must not
+    do it to the caller); returns what it returned (JSON-able) or, if it raised, ``"Type: message"``.
+    Fork before any thread exists: forking a threaded process is unsafe."""
+    import json
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.close(r)
+            try:
+                out = fn(*args)
+            except BaseException as e:
+                out = f"{type(e).__name__}: {e}"[:300]
+            os.write(w, json.dumps(out).encode())
+        except BaseException:
+            code = 1
+        os._exit(code)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 65536):
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    try:
+        return json.loads(data)
+    except ValueError:
+        return "the probe child died"

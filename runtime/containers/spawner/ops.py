@@ -22,6 +22,7 @@ from runtime.containers.spawner.stems import fork_child
 from runtime.containers.spec import Spec
 from runtime.containers.state import EXITED, RUNNING, now
 from runtime.containers.trace import Trace
+from runtime.rootless import host_pid, host_pid_field
 
 # When to fork the next stem after a start (see Requests.op_start): at once within a burst of starts,
 # otherwise once the container exited or REFILL_DELAY after the reply, whichever comes first.
@@ -89,13 +90,13 @@ class Requests:
     def op_ping(self, conn, msg: dict) -> None:
         janitor = self.sp.janitor.pid if self.sp.janitor is not None else 0
         running = len(self.sp.sup.boxes)
-        reply = {"ok": True, "pid": os.getpid(), "janitor": janitor, "running": running}
+        reply = {"ok": True, "pid": host_pid(os.getpid()), "janitor": janitor, "running": running}
         conn.reply({**reply, "v": wire.PROTOCOL})
         conn.finish()
 
     def op_shutdown(self, conn, msg: dict) -> None:
         self.sp.shutdown_all()
-        conn.reply({"ok": True, "pid": os.getpid()})  # the caller may wait for this process to end
+        conn.reply({"ok": True, "pid": host_pid(os.getpid())})  # the caller may wait for this process to end
         conn.finish()
         self.sp.loop.running = False
 
@@ -163,6 +164,7 @@ class Requests:
                     **rec.state,
                     "status": RUNNING,
                     "pid": stem.pid,
+                    **host_pid_field(stem.pid, stem.pidfd),  # rootless: the host's pid too
                     "cgroup": stem.cgroup,
                     "started_at": now(),
                     "exit_code": 0,

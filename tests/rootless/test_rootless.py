@@ -1,0 +1,113 @@
+"""Rootless mode (issue 10): a user without root runs containers, and can do nothing more than before.
+
+Everything goes through the real CLI as a throwaway user (``conftest.user``): its spawner starts in a
+user namespace mapped onto its uid and its subordinate range, with overlayfs, ``/proc``, ``/sys``
+and bind-mounted ``/dev`` nodes inside; limits fail with one line; seccomp, the capability bounding
+set and ``no_new_privs`` still hold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+pytestmark = [pytest.mark.root, pytest.mark.rootless]  # root only to make the throwaway user
+
+DOCKER_DEFAULT_CAPS = 0x00000000A80425FB  # Docker's 14 default capabilities
+
+
+def test_run_as_a_user_is_root_inside_and_keeps_state_in_its_home(user, no_leaks):
+    r = user.run("run", "--rm", "busybox", "id")
+    assert (r.returncode, r.stdout) == (0, "uid=0(root) gid=0(root) groups=0(root)\n"), r.stderr
+    r = user.run("run", "--rm", "busybox", "echo", "hi")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "hi\n", "")
+    r = user.run("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 7")
+    assert (r.returncode, r.stdout, r.stderr) == (7, "out\n", "err\n")
+    st = os.stat(user.state_root)
+    assert (st.st_uid, st.st_mode & 0o777) == (user.uid, 0o710)
+    # the subordinate range is mapped: another uid inside is another host uid, owning what it makes
+    r = user.run("run", "--rm", "-u", "1000:1000", "busybox", "sh", "-c",
+                 "id -u; touch /tmp/f; stat -c %u /tmp/f")
+    assert (r.returncode, r.stdout) == (0, "1000\n1000\n"), r.stderr
+
+
+def test_detached_logs_stop_rm_and_ps(user, no_leaks):
+    r = user.run("run", "-d", "--name", "web", "busybox", "sh", "-c", "echo started; exec sleep 300")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    ps = user.run("ps")
+    assert ps.returncode == 0 and "web" in ps.stdout and cid[:12] in ps.stdout
+    logs = user.run("logs", "web")
+    while logs.stdout == "":  # the first line may still be on its way (a guard below bounds this)
+        logs = user.run("logs", "web")
+    assert logs.stdout == "started\n"
+    ex = user.run("exec", "web", "cat", "/proc/1/cmdline")
+    assert (ex.returncode, ex.stdout) == (0, "sleep\x00300\x00"), ex.stderr
+    pid = json.loads(user.run("inspect", "web").stdout)[0]["State"]["Pid"]
+    with open(f"/proc/{pid}/cmdline") as f:  # the pid as the host sees it
+        assert f.read() == "sleep\x00300\x00"
+    assert user.run("stop", "-t", "0", "web").returncode == 0
+    assert user.run("rm", "web").returncode == 0
+    assert user.run("ps", "-a", "-q").stdout == ""
+    assert not [n for n in os.listdir(os.path.join(user.state_root, "containers")) if n.startswith(".rm-")]
+
+
+@pytest.mark.parametrize("flags", [["--memory", "10m"], ["--pids-limit", "20"], ["--cpus", "0.5"]])
+def test_limits_fail_with_one_line(user, no_leaks, flags):
+    r = user.run("run", "--rm", *flags, "busybox", "true")
+    assert r.returncode == 125 and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and "rootless mode" in r.stderr and flags[0] in r.stderr
+    assert user.run("ps", "-a", "-q").stdout == ""  # nothing was created
+
+
+def test_a_container_cannot_do_what_its_user_cannot(user, no_leaks, tmp_path):
+    root_only = tmp_path / "root-owned"  # not the user's: root's, writable only by root
+    root_only.mkdir()
+    os.chmod(tmp_path, 0o755)
+    r = user.run("run", "--rm", "-v", f"{root_only}:/mnt", "-v", "/etc:/hostetc", "busybox", "sh", "-c",
+                 "touch /mnt/x; touch /hostetc/vmvc-rootless; cat /hostetc/shadow; echo done")
+    assert r.stdout == "done\n"
+    assert r.stderr.count("Permission denied") == 3, r.stderr
+    assert not os.path.exists(root_only / "x") and not os.path.exists("/etc/vmvc-rootless")
+    # the usual confinement still applies inside the user namespace
+    r = user.run("run", "--rm", "busybox", "sh", "-c",
+                 "grep -E '^(Seccomp|NoNewPrivs|CapBnd):' /proc/self/status; unshare -U true; mknod /x c 1 3")
+    fields = dict(line.split(":\t") for line in r.stdout.splitlines())
+    assert fields["Seccomp"] == "2" and fields["NoNewPrivs"] == "1"
+    assert int(fields["CapBnd"], 16) == DOCKER_DEFAULT_CAPS
+    assert "unshare" in r.stderr and "mknod" in r.stderr and r.returncode != 0
+
+
+def test_network_host_fails_with_one_line(user, no_leaks):
+    r = user.run("run", "--rm", "--network", "host", "busybox", "true")
+    assert r.returncode == 125 and len(r.stderr.strip().splitlines()) == 1 and "rootless" in r.stderr
+
+
+def test_doctor_as_the_user_says_yes_with_evidence(user):
+    r = user.run("doctor", "--json")
+    assert r.returncode == 0, r.stderr
+    check = next(c for c in json.loads(r.stdout)["checks"] if c["name"] == "rootless")
+    assert check["verdict"] in ("ready", "degraded") and check["evidence"].startswith("yes")
+    assert f"for {user.name}" in check["evidence"] and "subuid" in check["evidence"]
+    assert check["data"]["tried"] == "ok"
+
+
+def test_without_a_subordinate_range_only_its_own_id_is_mapped(user, no_leaks):
+    from tests.rootless.conftest import _subid_lines, set_subid_lines
+
+    saved = _subid_lines(user.name)
+    set_subid_lines(user.name, {})
+    env = user.env(VMVC_ROOT=os.path.join(user.home, "single"))
+    try:
+        r = user.run("run", "--rm", "busybox", "sh", "-c", "id; ls -ln /etc/passwd", env=env)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("uid=0(root) gid=0(root)")
+        with open(os.path.join(user.home, "single", "containers", "spawner.log")) as f:
+            assert "only uid 0" in f.read()  # and it says so
+        r = user.run("run", "--rm", "-u", "1000", "busybox", "true", env=env)
+        assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1
+    finally:
+        user.run("system", "stop", env=env)
+        set_subid_lines(user.name, saved)

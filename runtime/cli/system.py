@@ -12,7 +12,14 @@ def doctor(argv: list[str]) -> int:
     """What this host supports, with evidence"""
     p = parser("vmvc doctor", "Probe this host: what the real parts can use, each with its evidence.", 2)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--security", action="store_true",
+                   help="also attack a throw-away engine and report what held: escape attempts blocked, "
+                        "hostile inputs rejected, faults survived, load held (about 15 s)")
     args = parse(p, argv)
+    if args.security:
+        from runtime.doctor.security import main
+
+        return main(args.json)
     from runtime.doctor import probe
 
     report = probe()

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from runtime.security.hostile import BAD_REQUESTS
 from tests.daemon.conftest import REAL_PARTS
 
 pytestmark = REAL_PARTS
@@ -43,29 +44,7 @@ def alive(d) -> bool:
 
 def test_bad_requests_answer_json_errors(vmvcd):
     s = vmvcd.sock
-    for method, path, body, want in [
-        ("POST", "/containers/create", b"{not json", 400),
-        ("POST", "/containers/create", b"[1,2]", 400),
-        ("POST", "/containers/create", json.dumps({"Image": 5}).encode(), 400),
-        ("POST", "/containers/create", json.dumps({"Image": "busybox", "Cmd": [1]}).encode(), 400),
-        ("POST", "/containers/create", json.dumps({"Image": "busybox", "HostConfig": {"Memory": "x"}}).encode(),
-         400),
-        ("POST", "/containers/create", json.dumps({"Image": "busybox", "HostConfig": {"Memory": 1}}).encode(),
-         400),
-        ("POST", "/containers/create?name=bad/name", json.dumps({"Image": "busybox"}).encode(), 400),
-        ("GET", "/containers/nosuch/json", None, 404),
-        ("POST", "/containers/nosuch/start", None, 404),
-        ("DELETE", "/containers/nosuch", None, 404),
-        ("GET", "/v1.45/images/nosuch/json", None, 404),
-        ("GET", "/exec/nosuch/json", None, 404),
-        ("GET", "/plugins", None, 404),
-        ("GET", "/networks/bridge", None, 404),
-        ("POST", "/containers/json", None, 404),
-        ("GET", "/containers/json?filters=%7Bbad", None, 400),
-        ("POST", "/containers/create", b"[" * 100_000 + b"]" * 100_000, 400),  # nested past the stack
-        ("GET", "/v99.0/containers/json", None, 400),  # dockerd: client version too new
-        ("GET", "/v1.12/containers/json", None, 400),  # and too old
-    ]:
+    for method, path, body, want in BAD_REQUESTS:  # shared with `vmvc doctor --security`
         status, raw = call(s, method, path, body, {"Content-Type": "application/json"})
         assert status == want, (method, path, status, raw)
         assert "message" in json.loads(raw), raw

@@ -7,22 +7,16 @@ several broken archives ended in tracebacks. Each case runs through the real CLI
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 
 import pytest
 
-from tests.images.helpers import make_tar
+from runtime.security.hostile import BAD_RUN_FLAGS, bad_archives
 from tests.robustness.conftest import REAL
 
 pytestmark = REAL
 
-RUNS = [
-    ["--cpus", "nan"], ["--cpus", "inf"], ["--cpus", "-1"], ["--cpus", "1e400"], ["-m", "nan"],
-    ["-m", "99999999999999999999t"], ["--pids-limit", "99999999999999999999999"], ["-w", "relative"],
-    ["-v", "/nonexistent-h4:/x:zz"], ["--name", "bad name"], ["--storage-opt", "size=1G"],
-]
+RUNS = BAD_RUN_FLAGS  # shared with `vmvc doctor --security` (runtime.security.hostile)
 
 
 def _clean(vmvc, engine) -> None:
@@ -39,34 +33,9 @@ def test_bad_run_flags(vmvc, engine, flags):
     _clean(vmvc, engine)
 
 
-def _archives(tmp):
-    """name -> path of a broken archive (load) or rootfs (import)."""
-    def put(name, data):
-        path = os.path.join(tmp, name)
-        with open(path, "wb") as f:
-            f.write(data)
-        return path
-
-    manifest = lambda m: make_tar([("manifest.json", "file", json.dumps(m))])  # noqa: E731
-    return {
-        "junk": put("junk", b"not a tar at all" * 40),
-        "truncated gzip": put("t.tgz", gzip.compress(make_tar([("a", "file", "x" * 5000)]))[:60]),
-        "manifest of strings": put("m1.tar", manifest(["x"])),
-        "manifest without Config": put("m2.tar", manifest([{"Layers": []}])),
-        "Config not a string": put("m3.tar", manifest([{"Config": 5}])),
-        "deep JSON": put("m4.tar", make_tar([("manifest.json", "file", "[" * 100000)])),
-        "OCI index of ints": put("o1.tar", make_tar([("index.json", "file", '{"manifests": [5]}')])),
-        "unsafe layer": put("u.tar", make_tar([("../escape", "file", "x")])),
-        "missing file": os.path.join(tmp, "does-not-exist.tar"),
-    }
-
-
-NOT_A_ROOTFS_EITHER = ("junk", "truncated gzip", "unsafe layer", "missing file")
-
-
 def test_bad_archives_on_load_and_import(vmvc, engine, tmp_path):
-    for name, path in _archives(str(tmp_path)).items():
-        cmds = [["load", "-i", path]] + ([["import", path, "bad:1"]] if name in NOT_A_ROOTFS_EITHER else [])
+    for name, (path, as_rootfs) in bad_archives(str(tmp_path)).items():
+        cmds = [["load", "-i", path]] + ([["import", path, "bad:1"]] if as_rootfs else [])
         for cmd in cmds:
             r = vmvc(*cmd)
             assert r.returncode != 0 and r.stderr.startswith("vmvc: "), (name, cmd, r.stderr)

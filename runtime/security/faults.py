@@ -1,0 +1,180 @@
+"""Faults injected into a running engine, each of which once took it down (issue 10); what "survived" is.
+
+* ``kill -9`` of a container's init: the container is reported exited (137), its cgroup and mounts go
+  once it is removed, and the engine keeps starting containers;
+* a FIFO at ``/etc/passwd`` plus ``exec -u NAME``: an answer within seconds (one line: no such user),
+  never a frozen engine;
+* a tree deeper than Python's recursion limit in a ``--rm`` container's ``/tmp``: the janitor deletes
+  it, and the spawner and the janitor are the same processes afterwards;
+* a log flood (``yes`` detached): other containers still start (:func:`log_flood` measures by how
+  much slower, the "load held" figure), the spawner's CPU is bounded and the log stays within its
+  rotation limit.
+
+Each function returns ``{"name", "held", "detail"}``; :mod:`runtime.security.figures` runs them on a
+throw-away state root and checks :mod:`runtime.security.leftovers` around them.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+from runtime.security import leftovers
+from runtime.security.hostile import cli, one_clean_line
+
+# Wraps the tree in a new directory each round: the container never needs a long path, yet the host
+# sees a chain deeper than Python's recursion limit (~1000).
+DEEP = "cd /tmp && mkdir d && i=0 && while [ $i -lt {n} ]; do mkdir t; mv d t/; mv t d; i=$((i+1)); done"
+
+
+def _until(pred, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _alive(engine) -> bool:
+    from runtime.containers import Spec
+
+    r = engine.run(Spec("busybox", ["echo", "alive"], auto_remove=True))
+    return r.exit_code == 0 and r.stdout == b"alive\n"
+
+
+def _left(before: dict, root: str) -> list[str]:
+    """What grew since ``before``, once the janitor had up to 10 s to remove cgroups off the loop."""
+    _until(lambda: not leftovers.grown(before, leftovers.snapshot(root)), 10)
+    return leftovers.grown(before, leftovers.snapshot(root))
+
+
+def _item(name: str, problems: list[str], detail: str) -> dict:
+    return {"name": name, "held": not problems, "detail": "; ".join(problems) or detail}
+
+
+def kill_init(engine, root: str) -> dict:
+    from runtime.containers import Spec
+
+    before = leftovers.snapshot(root)
+    cid = engine.create(Spec("busybox", ["sleep", "600"]))
+    engine.start(cid)
+    pid = engine.inspect(cid)["State"]["Pid"]
+    os.kill(pid, 9)
+    code = engine.wait(cid)
+    problems = [] if code == 137 else [f"exit code {code}, not 137"]
+    if not _alive(engine):
+        problems.append("the engine no longer starts containers")
+    engine.remove(cid)
+    return _item("kill -9 of a container's init", problems + _left(before, root),
+                 f"exit {code}; removed with nothing left; the next container started")
+
+
+def fifo_passwd(engine, root: str) -> dict:
+    before = leftovers.snapshot(root)
+    name = "vmvc-fifo-trap"
+    r = cli(["run", "-d", "--name", name, "busybox", "sh", "-c",
+             "rm /etc/passwd && mkfifo /etc/passwd && exec sleep 120"], root)
+    problems = [] if r.returncode == 0 else [f"the trap did not start: {r.stderr.strip()[:80]}"]
+    try:
+        if not problems and not _until(lambda: cli(["exec", name, "test", "-p", "/etc/passwd"], root)
+                                       .returncode == 0, 30):
+            problems.append("the FIFO never appeared")
+        t = time.monotonic()
+        r = cli(["exec", "-u", "someuser", name, "id"], root, timeout=30)
+        seconds = time.monotonic() - t
+        wrong = one_clean_line(r, prefix="")  # docker's words: "Error response from daemon: unable to…"
+        if wrong or "unable to find user" not in r.stderr:
+            problems.append(f"exec -u: {wrong or r.stderr.strip()[:80]}")
+        if not _alive(engine):
+            problems.append("the engine no longer starts containers")
+    finally:
+        cli(["rm", "-f", name], root)
+    problems += _left(before, root)
+    return _item("FIFO /etc/passwd + exec -u", problems,
+                 f"exec -u answered in {seconds:.2f} s with one line (no such user); the engine kept serving")
+
+
+def deep_tree(engine, root: str, depth: int = 1100) -> dict:
+    from runtime.containers import Spec
+
+    before = leftovers.snapshot(root)
+    ping = engine.spawner.request({"op": "ping"})
+    r = engine.run(Spec("busybox", ["sh", "-c", DEEP.format(n=depth)], auto_remove=True))
+    problems = [] if r.exit_code == 0 else [f"the tree was not made (exit {r.exit_code})"]
+    purged = _until(lambda: not [n for n in os.listdir(engine.root) if n.startswith(".rm-")], 120)
+    if not purged:
+        problems.append("the janitor did not delete it within 120 s")
+    after = engine.spawner.request({"op": "ping"})
+    if (after["pid"], after["janitor"]) != (ping["pid"], ping["janitor"]):
+        problems.append("the spawner or its janitor was replaced (it died)")
+    if not _alive(engine):
+        problems.append("the engine no longer starts containers")
+    problems += _left(before, root)
+    return _item(f"tree {depth} levels deep in /tmp, then --rm", problems,
+                 "the janitor deleted it; same spawner and janitor processes; the engine kept serving")
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def log_flood(engine, root: str, starts: int = 9, sample=None) -> dict:
+    """Start latency of ``busybox true --rm`` with the host idle, beside a ``yes`` container flooding
+    its log, and beside a container that only burns a CPU (no output: the share of the slowdown that
+    is plain CPU contention on a small host, not the engine pumping logs). ``sample(phase, ms)`` sees
+    every start. Returns the item plus ``{"idle_ms", "flood_ms", "busy_ms", "ratio", "busy_ratio",
+    "spawner_cpu", "log_bytes", "log_limit", "starts"}``: ratio = flood / idle medians."""
+    from runtime.containers import Spec
+    from runtime.containers.logs import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE
+
+    def timed(phase: str) -> list[float]:
+        out = []
+        for _ in range(starts):
+            t = time.perf_counter()
+            engine.run(Spec("busybox", ["true"], auto_remove=True))
+            out.append(1000 * (time.perf_counter() - t))
+            if sample:
+                sample(phase, out[-1])
+        return out
+
+    def beside(cmd: list[str], phase: str) -> tuple[list[float], float, int]:
+        """Starts timed while ``cmd`` runs in another container; the spawner's CPU share meanwhile and
+        the bytes of that container's logs."""
+        cid = engine.create(Spec("busybox", cmd))
+        engine.start(cid)
+        try:
+            time.sleep(0.5)  # under way
+            cpu0, t0 = _cpu_seconds(spawner), time.monotonic()
+            ms = timed(phase)
+            cpu = (_cpu_seconds(spawner) - cpu0) / (time.monotonic() - t0)
+        finally:
+            engine.kill(cid)
+            engine.wait(cid)
+        cdir = os.path.join(engine.root, cid)
+        size = sum(os.path.getsize(os.path.join(cdir, n)) for n in os.listdir(cdir) if ".log" in n)
+        engine.remove(cid)
+        return ms, cpu, size
+
+    before_snap = leftovers.snapshot(root)
+    engine.run(Spec("busybox", ["true"], auto_remove=True))  # warm
+    spawner = engine.spawner.request({"op": "ping"})["pid"]
+    idle = timed("idle")
+    flood, cpu, log_bytes = beside(["yes"], "flood")
+    busy, _, _ = beside(["sh", "-c", "while :; do :; done"], "busy CPU")
+    idle += timed("idle")
+    base, flood_ms, busy_ms = (statistics.median(v) for v in (idle, flood, busy))
+    ratio = flood_ms / base
+    limit = DEFAULT_MAX_SIZE * DEFAULT_MAX_FILE
+    problems = [] if log_bytes <= limit + (1 << 20) else [f"the log grew to {log_bytes >> 20} MB"]
+    problems += _left(before_snap, root)
+    item = _item("log flood (yes) while others start", problems,
+                 f"starts {ratio:.2f}x slower during the flood ({flood_ms:.0f} vs {base:.0f} ms; "
+                 f"{busy_ms / base:.2f}x beside a silent CPU burner); spawner at {100 * cpu:.0f}% CPU; "
+                 f"log {log_bytes >> 20} MB (limit {limit >> 20} MB)")
+    item.update(idle_ms=base, flood_ms=flood_ms, busy_ms=busy_ms, ratio=ratio, busy_ratio=busy_ms / base,
+                spawner_cpu=cpu, log_bytes=log_bytes, log_limit=limit, starts=starts)
+    return item

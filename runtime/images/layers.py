@@ -478,17 +478,21 @@ def finish_extract(dest: str, checked: Checked) -> None:
     normalise the layer root to root:root 0755 (an archive's ``./`` entry may say 0777: a layer dir
     writable by anyone; the container's ``/`` takes its modes from its own upper dir anyway)."""
     os.chmod(dest, 0o755)
-    if os.geteuid() == 0:
+    from runtime.rootless import USERNS
+
+    if os.geteuid() == 0 and not USERNS:
         os.chown(dest, 0, 0)
         apply_whiteouts(dest, checked)
+    else:  # rootless (runtime.rootless): its overlays use userxattr; 0/0 whiteouts need no privilege
+        apply_whiteouts(dest, checked, "user.overlay.opaque")
 
 
-def apply_whiteouts(dest: str, checked: Checked) -> None:
+def apply_whiteouts(dest: str, checked: Checked, opaque: str = "trusted.overlay.opaque") -> None:
     """OCI whiteout files -> overlayfs whiteouts (0/0 char devices) and opaque-directory xattrs."""
     for d in checked.opaques:
         directory = os.path.join(dest, d) if d else dest
         os.unlink(os.path.join(directory, OPAQUE))
-        os.setxattr(directory, "trusted.overlay.opaque", b"y", follow_symlinks=False)
+        os.setxattr(directory, opaque, b"y", follow_symlinks=False)
     for path in checked.whiteouts:
         parent, base = posixpath.split(path)
         hidden = base[len(WHITEOUT):]

@@ -111,3 +111,58 @@ def test_without_a_subordinate_range_only_its_own_id_is_mapped(user, no_leaks):
     finally:
         user.run("system", "stop", env=env)
         set_subid_lines(user.name, saved)
+
+
+def _layer(entries: list[tuple[str, bytes | None]]) -> bytes:
+    """A layer tar: ``(name, content)`` files, ``(name/, None)`` directories."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data in entries:
+            info = tarfile.TarInfo(name.rstrip("/"))
+            if data is None:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tf.addfile(info)
+            else:
+                info.size, info.mode = len(data), 0o755
+                tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_an_image_loaded_by_the_user_keeps_its_whiteouts(user, no_leaks):
+    """Layers a user loads are extracted by that user, outside any namespace: whiteouts and opaque
+    directories must still hide what the layers below have (overlayfs' ``user.`` xattrs)."""
+    import hashlib
+    import io
+    import shutil
+    import tarfile
+
+    from runtime.images.builtin import host_busybox
+
+    with open(host_busybox(), "rb") as f:
+        busybox = f.read()
+    lower = _layer([("bin/", None), ("bin/busybox", busybox), ("a", b"a"), ("d/", None), ("d/x", b"x")])
+    upper = _layer([(".wh.a", b""), ("d/", None), ("d/.wh..wh..opq", b""), ("d/y", b"y")])
+    config = {"architecture": "amd64", "os": "linux",
+              "config": {"Cmd": ["/bin/busybox", "sh", "-c", "/bin/busybox ls -a /d; /bin/busybox ls /"]},
+              "rootfs": {"type": "layers",
+                         "diff_ids": [f"sha256:{hashlib.sha256(x).hexdigest()}" for x in (lower, upper)]}}
+    files = {"l1.tar": lower, "l2.tar": upper, "config.json": json.dumps(config).encode(),
+             "manifest.json": json.dumps([{"Config": "config.json", "RepoTags": ["wh:1"],
+                                           "Layers": ["l1.tar", "l2.tar"]}]).encode()}
+    archive = os.path.join(user.home, "tmp", "wh.tar")
+    with tarfile.open(archive, "w") as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    shutil.chown(archive, user.uid, user.gid)
+    r = user.run("load", "-i", archive)
+    assert r.returncode == 0, r.stderr
+    r = user.run("run", "--rm", "wh:1")
+    assert r.returncode == 0, r.stderr
+    listing = r.stdout.split()
+    assert listing[:3] == [".", "..", "y"] and "a" not in listing[3:] and "d" in listing[3:], r.stdout
+    assert user.run("rmi", "wh:1").returncode == 0

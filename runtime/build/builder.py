@@ -278,7 +278,8 @@ class Builder:
             raise DockerfileError(inst.line, "RUN needs a base image with a shell (FROM scratch has none)")
         env = [f"{k}={v}" for k, v in stage.args.items()]  # ARGs are visible to RUN, not kept in the image
         eng = self.engine()
-        spec = Spec(base, argv, env=env, network="host", user=stage.config.get("User") or None,
+        network = "host" if os.geteuid() == 0 else "private"  # rootless cannot join the host's network
+        spec = Spec(base, argv, env=env, network=network, user=stage.config.get("User") or None,
                     workdir=stage.config.get("WorkingDir") or None)
         cid = eng.create(spec)
         try:
@@ -293,7 +294,14 @@ class Builder:
                 shown = json.dumps(argv) if inst.json_form else " ".join(argv)
                 raise BuildError(f"Dockerfile:{inst.line}: The command '{shown}' returned a non-zero code: "
                                  f"{code}")
-            write_layer(eng.table.dir(cid, "upper"), out)
+            if os.geteuid() == 0:
+                write_layer(eng.table.dir(cid, "upper"), out)
+            else:  # rootless: read the upper dir in the user's namespace (runtime.build.diff)
+                from runtime.build.diff import write_layer_flushed
+                from runtime.rootless.launch import run_mapped
+
+                if run_mapped(write_layer_flushed, eng.table.dir(cid, "upper"), out) != 0:
+                    raise BuildError(f"Dockerfile:{inst.line}: reading what RUN changed failed")
         finally:
             try:
                 eng.remove(cid, force=True)

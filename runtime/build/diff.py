@@ -13,13 +13,17 @@ import stat
 import tarfile
 
 OPAQUE = "trusted.overlay.opaque"
+USER_OPAQUE = "user.overlay.opaque"  # rootless overlays (``userxattr``) keep it here
 
 
 def _opaque(path: str) -> bool:
-    try:
-        return os.getxattr(path, OPAQUE, follow_symlinks=False) == b"y"
-    except OSError:
-        return False
+    for name in (OPAQUE, USER_OPAQUE):
+        try:
+            if os.getxattr(path, name, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            pass
+    return False
 
 
 def write_layer(upper: str, out) -> int:
@@ -66,6 +70,14 @@ def write_layer(upper: str, out) -> int:
                     continue  # device nodes are never part of a layer (the store refuses them too)
                 n += 1
     return n
+
+
+def write_layer_flushed(upper: str, out) -> None:
+    """:func:`write_layer`, then flush ``out``: for a rootless build, which writes the layer from a
+    child in the user's namespace (:func:`runtime.rootless.launch.run_mapped`: only there can every
+    file of the upper dir be read, with the owners the container gave them) that skips Python's exit."""
+    write_layer(upper, out)
+    out.flush()
 
 
 def _info(name: str, kind: bytes, st: os.stat_result, size: int = 0) -> tarfile.TarInfo:

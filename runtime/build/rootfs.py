@@ -17,10 +17,9 @@ def _whiteout(path: str) -> bool:
 
 
 def _opaque(path: str) -> bool:
-    try:
-        return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
-    except OSError:
-        return False
+    from runtime.build.diff import _opaque as opaque  # trusted.* or, rootless, user.*
+
+    return opaque(path)
 
 
 def locate(layer_dirs: list[str], rel: str) -> str | None:

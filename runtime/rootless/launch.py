@@ -52,7 +52,7 @@ class UserNamespace:
         try:
             syscalls().unshare(self.flags)
         except OSError as e:
-            os.write(self.up_w, f"unshare(CLONE_NEWUSER) failed: {e.strerror}".encode())
+            os.write(self.up_w, f"creating a user namespace failed ({e.strerror})".encode())
             os._exit(1)
         os.write(self.up_w, b"u")
         mapped = os.read(self.go_r, 1) == b"m"
@@ -108,6 +108,8 @@ def run_mapped(fn, *args) -> int:
             ns.enter()
             fn(*args)
             code = 0
+        except BaseException as e:
+            os.write(2, f"vmvc: {e}\n".encode(errors="replace"))
         finally:
             os._exit(code)
     ns.map(pid)

@@ -166,3 +166,25 @@ def test_an_image_loaded_by_the_user_keeps_its_whiteouts(user, no_leaks):
     listing = r.stdout.split()
     assert listing[:3] == [".", "..", "y"] and "a" not in listing[3:] and "d" in listing[3:], r.stdout
     assert user.run("rmi", "wh:1").returncode == 0
+
+
+def test_build_as_the_user_keeps_deletions_and_unreadable_files(user, no_leaks):
+    """``vmvc build``'s RUN steps run rootless (their own network, not the host's) and their layer is
+    read in the user's namespace: a mode-0600 file of another uid is still packed, a deleted file and
+    a replaced directory stay deleted and replaced."""
+    app = os.path.join(user.home, "tmp", "app")
+    os.mkdir(app)
+    with open(os.path.join(app, "Dockerfile"), "w") as f:
+        f.write("FROM busybox\n"
+                "RUN echo s > /secret && chown 1234 /secret && chmod 600 /secret && rm /bin/ls"
+                " && rm -rf /etc && mkdir /etc && echo only > /etc/only\n"
+                'CMD ["sh", "-c", "cat /secret; test -e /bin/ls || echo no-ls; ls /etc"]\n')
+    for p in (app, os.path.join(app, "Dockerfile")):
+        os.chown(p, user.uid, user.gid)
+    r = user.run("build", "-t", "built:1", app)
+    assert r.returncode == 0, r.stderr
+    r = user.run("run", "--rm", "built:1")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split()
+    assert lines[:2] == ["s", "no-ls"] and "only" in lines and "passwd" not in lines, r.stdout
+    assert user.run("rmi", "built:1").returncode == 0

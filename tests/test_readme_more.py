@@ -33,7 +33,8 @@ def test_the_block_runs_as_written(tmp_path):
         out = r.stdout + r.stderr
         assert r.returncode == 0, out[-3000:]
         for want in ("Digest: sha256:", "for busybox:latest", "Hello from vmvc!",
-                     "Unable to find image 'hello-world:latest' locally", "built here", "POST", "sha256:"):
+                     "Unable to find image 'hello-world:latest' locally", "built here", "POST", "sha256:",
+                     "via the API"):
             assert want in out, f"missing {want!r}:\n{out[-3000:]}"
     finally:
         subprocess.run([os.path.join(BIN, "vmvc"), "system", "stop"], env=env, capture_output=True,

@@ -28,7 +28,12 @@ NEEDS_ROOT = (
 )
 
 
+ENGINE = None  # set by runtime.cli.remote (--host, VMVC_HOST): the same verbs through a daemon's API
+
+
 def _engine():
+    if ENGINE is not None:
+        return ENGINE
     if os.geteuid() != 0:  # rootless mode (runtime.rootless): one line if this user cannot have it
         from runtime.paths import state_root
         from runtime.rootless.launch import check_state_root
@@ -502,8 +507,20 @@ def ps(argv: list[str]) -> int:
     p.add_argument("-q", "--quiet", action="store_true", help="only ids")
     p.add_argument("--no-trunc", action="store_true", help="full ids and commands")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
+                   help="status=, name=, id=, label=KEY[=VALUE], ancestor= (repeatable)")
     a = p.parse_args(argv)
-    records = _engine().list(all=a.all)
+    wanted: dict[str, list[str]] = {}
+    for item in a.filter:
+        key, eq, value = item.partition("=")
+        if not eq or key not in ("status", "name", "id", "label", "ancestor"):
+            raise VmvcError(f"invalid filter '{item}'", exit_code=1)
+        wanted.setdefault(key, []).append(value)
+    records = _engine().list(all=a.all or "status" in wanted)
+    if wanted:  # the daemon's own matcher: one meaning of a filter for both front ends
+        from runtime.daemon.api.shapes import container_matches
+
+        records = [r for r in records if container_matches(r, wanted)]
     if a.json:
         from runtime.cli.output import print_json
 
@@ -611,6 +628,8 @@ def _format(template: str, data) -> str:
 
 
 def _image_inspect(ref: str) -> dict | None:
+    if ENGINE is not None:
+        return ENGINE.image_inspect(ref)
     from runtime.images import open_store, shapes
 
     store = open_store()

@@ -12,8 +12,12 @@ from runtime.cli.args import parse, parser
 from runtime.cli.output import human_size, print_json
 from runtime.errors import VmvcError
 
+STORE = None  # set by runtime.cli.remote (--host, VMVC_HOST): the same verbs through a daemon's API
+
 
 def _store():
+    if STORE is not None:
+        return STORE
     from runtime.images import open_store
 
     return open_store()

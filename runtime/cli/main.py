@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import sys
 
+from runtime.errors import VmvcError
+
 # name -> (module:function, one-line help, section)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("runtime.cli.containers:run", "Create and run a new container from an image", "Containers"),
@@ -79,7 +81,7 @@ def _help_line(ref: str, given: str) -> str:
 
 
 def usage(commands: dict) -> str:
-    lines = ["Usage:  vmvc [--version] [--help] COMMAND [ARG...]", "",
+    lines = ["Usage:  vmvc [--version] [--help] [-H unix://PATH] COMMAND [ARG...]", "",
              "VMs vs containers, measured: a real container engine, real VMs, a simulation, benchmarks.", ""]
     sections: dict[str, list[str]] = {}
     for name, (ref, text, section) in commands.items():
@@ -90,6 +92,7 @@ def usage(commands: dict) -> str:
         sections.setdefault(section, []).append(f"  {name:<10} {_help_line(ref, text)}")
     for section, rows in sections.items():
         lines += [f"{section}:", *rows, ""]
+    lines.append("-H, --host unix://PATH (or $VMVC_HOST): send the command to a 'vmvc daemon' there.")
     lines.append("Run 'vmvc COMMAND --help' for more information on a command.")
     return "\n".join(lines)
 
@@ -112,13 +115,22 @@ def _load_module_only(ref: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    argv, host = _host(argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage({**COMMANDS, **_plugins()}))
         return 0
     if argv[0] in ("-v", "--version"):
         argv[0] = "version"
     name, rest = argv[0], argv[1:]
-    entry = COMMANDS.get(name) or _plugins().get(name)
+    entry = None
+    if host:  # a daemon named: the same commands through its API (the direct path never imports it)
+        from runtime.cli import remote
+
+        try:
+            entry = remote.entry(name, host, COMMANDS)
+        except VmvcError as e:
+            return _report(name, "", e)
+    entry = entry or COMMANDS.get(name) or _plugins().get(name)
     if entry is None:
         return _unknown(name)
     try:
@@ -126,8 +138,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ImportError, AttributeError):
         print(f"vmvc: '{name}' is not available in this build", file=sys.stderr)
         return 2
-    from runtime.errors import VmvcError
-
     try:
         return int(func(rest) or 0)
     except VmvcError as e:
@@ -149,12 +159,32 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _host(argv: list[str]) -> tuple[list[str], str | None]:
+    """docker's global ``-H/--host unix://PATH`` before the command, else ``$VMVC_HOST``."""
+    import os
+
+    host = None
+    while argv and (argv[0] in ("-H", "--host") or argv[0].startswith("--host=")):
+        word = argv.pop(0)
+        if "=" in word:
+            host = word.partition("=")[2]
+        elif argv:
+            host = argv.pop(0)
+        else:
+            print(f"flag needs an argument: {word}\nSee 'vmvc --help'.", file=sys.stderr)
+            raise SystemExit(125)
+    return argv, host or os.environ.get("VMVC_HOST") or None
+
+
 def _report(name: str, section: str, e) -> int:
     """One line for an engine error, worded and coded as docker words and codes it: a container verb
     says ``Error response from daemon: ...`` and exits 1; ``run``/``create`` keep the 125/126/127 of
     what failed; a bad command line stays a usage error. (Image verbs word their own errors.)"""
     from runtime.errors import UsageError
 
+    if getattr(e, "as_is", False):  # no daemon answered: docker's own words and codes (125 for run)
+        print(f"vmvc: {e}", file=sys.stderr)
+        return 125 if name in ("run", "create") else 1
     if section != "Containers" or isinstance(e, UsageError):
         print(f"vmvc: {e}", file=sys.stderr)
         return e.exit_code

@@ -52,14 +52,27 @@ def pull_image(ref: str, quiet: bool = False, store=None, for_run: bool = False)
 
 def pull_cmd(argv: list[str]) -> int:
     """Download an image from a registry"""
+    args = parse(pull_parser(), argv)
+    result = pull_image(args.image, quiet=args.quiet)
+    print(result.reference if "@" not in args.image else args.image)
+    return 0
+
+
+def pull_parser():
+    """``vmvc pull``'s flags (also parsed by the remote path, runtime.cli.remote)."""
     p = parser("vmvc pull", "Download an image from a registry (registry-mirrors from /etc/vmvc/daemon.json "
                "or $VMVC_DAEMON_CONFIG apply to Docker Hub images, as in dockerd).")
     p.add_argument("image", help="NAME[:TAG] or NAME@sha256:DIGEST")
     p.add_argument("-q", "--quiet", action="store_true", help="only print the image's full name")
-    args = parse(p, argv)
-    result = pull_image(args.image, quiet=args.quiet)
-    print(result.reference if "@" not in args.image else args.image)
-    return 0
+    return p
+
+
+def push_parser():
+    """``vmvc push``'s flags (also parsed by the remote path)."""
+    p = parser("vmvc push", "Upload an image to a registry (never through a mirror).")
+    p.add_argument("image", help="REGISTRY/NAME[:TAG]")
+    p.add_argument("-q", "--quiet", action="store_true")
+    return p
 
 
 def push_cmd(argv: list[str]) -> int:
@@ -67,10 +80,7 @@ def push_cmd(argv: list[str]) -> int:
     from runtime.registry import push
     from runtime.registry.progress import LayerProgress
 
-    p = parser("vmvc push", "Upload an image to a registry (never through a mirror).")
-    p.add_argument("image", help="REGISTRY/NAME[:TAG]")
-    p.add_argument("-q", "--quiet", action="store_true")
-    args = parse(p, argv)
+    args = parse(push_parser(), argv)
     progress = None if args.quiet else LayerProgress(sys.stdout)
     try:
         result = push(_store(), args.image, config=_config(), progress=progress)

@@ -13,18 +13,78 @@ MAX_IMPORT = 8 << 30  # bytes of compressed tar a single import request may send
 
 
 async def _image(d, name: str):
+    await _builtins(d)
     img = await d.call(d.store.find, name)
     if img is None:
-        raise HTTPError(404, f"No such image: {name}")
+        raise HTTPError(404, f"No such image: {_shown(name)}")
     return img
+
+
+def _shown(name: str) -> str:
+    """dockerd's name for a missing image: ``foo`` -> ``foo:latest``; ids and digests as given."""
+    from runtime.images import reference
+
+    if name.startswith("sha256:") or "@" in name or all(c in "0123456789abcdef" for c in name):
+        return name
+    try:
+        return reference.familiar(reference.normalise(name))
+    except Exception:  # a malformed name: as given
+        return name
+
+
+async def _builtins(d) -> None:
+    """vmvc's own images (busybox, hello-world) are local from the daemon's start, as an image a
+    dockerd has is: ``docker images``, ``tag`` and ``inspect`` see them before any run made them. Made
+    once per daemon, on the first image call (not at start: a daemon that never lists images pays
+    nothing); not when a registry is configured, where they are pulled as any image is."""
+    if d.__dict__.get("builtins_made") or d.config.get("hub") or d.config.get("registry-mirrors"):
+        return
+    from runtime.images import builtin
+
+    try:
+        await d.store_call(builtin.init, d.store)
+    except Exception as e:  # noqa: BLE001 - no static busybox here: the images just are not there
+        d.log(f"vmvc daemon: built-in images not made: {e}")
+    d.builtins_made = True
+
+
+def _intermediates(store, found) -> set[str]:
+    """Untagged images another image was built on (a build's steps): ``docker images`` hides them
+    unless ``-a``, as dockerd hides images with children. A child starts with its parent's history
+    and layers and has more history."""
+    import json
+
+    untagged = [i for i in found if not i.tags]
+    if not untagged:
+        return set()
+    history = {}
+    for i in found:
+        try:
+            history[i.id] = json.loads(store.config_blob(i)).get("history") or []
+        except (OSError, ValueError):
+            history[i.id] = []
+    hidden = set()
+    for parent in untagged:
+        h, layers = history[parent.id], parent.diff_ids
+        if not h:
+            continue
+        if any(len(history[c.id]) > len(h) and history[c.id][:len(h)] == h
+               and c.diff_ids[:len(layers)] == layers for c in found if c.id != parent.id):
+            hidden.add(parent.id)
+    return hidden
 
 
 @route("GET", "/images/json")
 async def list_images(d, req):
     from runtime.images import shapes
 
+    await _builtins(d)
+    every = req.flag("all")
+
     def gather():
-        return [shapes.summary(d.store, i) for i in d.store.images()]
+        found = d.store.images()
+        hidden = set() if every else _intermediates(d.store, found)
+        return [shapes.summary(d.store, i) for i in found if i.id not in hidden]
 
     out = await d.call(gather)
     ref = req.arg("filter")
@@ -74,7 +134,7 @@ async def remove(d, req, name):
     try:
         out = await d.store_call(d.store.remove, name, req.flag("force"))
     except NotFound:
-        raise HTTPError(404, f"No such image: {name}") from None
+        raise HTTPError(404, f"No such image: {_shown(name)}") from None
     for item in out:
         for action, what in item.items():
             d.events.publish("image", action.lower(), what, {"name": name})
@@ -142,7 +202,8 @@ def registry_credentials(req) -> tuple[str, str] | None:
     return None
 
 
-async def _stream_job(d, req, job, passthrough=("status", "id", "progressDetail", "endpoint")) -> None:
+async def _stream_job(d, req, job,
+                      passthrough=("status", "id", "progressDetail", "endpoint", "error_kind")) -> None:
     """Run ``job(emit)`` on the pool and stream what it emits as docker's JSON progress lines; an error
     ends the stream with docker's in-stream ``error``/``errorDetail`` (the CLI prints it and fails)."""
     import asyncio
@@ -224,6 +285,7 @@ async def push(d, req, name):
     from runtime.registry import push as push_image
 
     ref = f"{name}:{req.arg('tag')}" if req.arg("tag") else name
+    await _builtins(d)
     if await d.call(d.store.find, ref) is None:
         raise HTTPError(404, f"An image does not exist locally with the tag: {ref}")
     creds = registry_credentials(req)

@@ -135,4 +135,5 @@ async def system_df(d, req):
     usage = await d.call(d.store.disk_usage)
     await req.send_json({"LayersSize": usage["LayersSize"], "Images": imgs,
                          "Containers": [list_entry(r) for r in records], "Volumes": [],
-                         "BuildCache": []})
+                         "BuildCache": [],
+                         "VmvcDiskUsage": usage})  # shared-layer savings, for vmvc's own system df

@@ -38,8 +38,9 @@ NEEDS_FEATURE = {
     "C9": "needs a full Debian VM built from nothing (issue 13)",
     "C12": "needs the registry work: vmvc pull and registry-mirrors (issue 15)",
     "C13": "needs vmvc's daemon with the Docker Engine API (issue 14)",
-    "C5": "no bench suite measures it: isolation between containers (PID, hostname, filesystem, limits) is "
-          "checked by the test suite (tests/containers, tests/security), which gives pass/fail, not numbers",
+    "C5": "the security suite counts escape attempts from inside a container; isolation between "
+          "containers (PID, hostname, filesystem, limits) is checked by the test suite (tests/containers, "
+          "tests/security), which gives pass/fail, not numbers",
 }
 
 # Claims whose suite is written separately: if it is not installed, the table says which suite to add.

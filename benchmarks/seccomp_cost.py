@@ -17,9 +17,13 @@ a shared, noisy host, so this harness times the parts the filter adds, each in i
   the filter. Whole starts are too noisy here to show a 0.1 ms step, so the engine's own start trace
   (:mod:`runtime.containers.trace`) gives the step that holds the filter: ``pivot_root`` -> ``exec``
   (hostname, stdio, user, capabilities, the filter, the death signal); the difference of its medians
-  is what the filter adds to a start.
+  is what the filter adds to a start. ``--privileged`` starts are timed beside them (no filter, every
+  capability, a stem forked on demand);
+* ``idle_kb`` (``--idle N``) -- N sleeping containers with the filter and N without, per container:
+  the memory their cgroup is charged (kernel objects such as the filter included), their PSS and the
+  host's MemAvailable drop. The ``security`` bench suite reports the same parts.
 
-Run it: ``python -m benchmarks.seccomp_cost --runs 41 --json seccomp.json``.
+Run it: ``python -m benchmarks.seccomp_cost --runs 41 --starts 41 --idle 20 --json seccomp.json``.
 """
 
 from __future__ import annotations
@@ -110,27 +114,89 @@ def measure(runs: int = 41, calls: int = 200_000) -> dict:
     }
 
 
-def starts(n: int) -> dict:
-    """Interleaved starts with and without the filter in a throw-away state root."""
-    from benchmarks.startup import private_root
-    from runtime.containers import Engine, Spec
+# what a start asks for: Docker's default filter, no filter, and --privileged (no filter, every capability)
+KINDS = {"default": {}, "unconfined": {"security_opt": ["seccomp=unconfined"]},
+         "privileged": {"privileged": True}}
 
-    samples: dict[str, list[float]] = {"default": [], "unconfined": []}
-    step: dict[str, list[float]] = {"default": [], "unconfined": []}
-    opts = {"default": [], "unconfined": ["seccomp=unconfined"]}
+
+def start_once(engine, kind: str) -> tuple[float, float | None]:
+    """One ``busybox /bin/true --rm`` start of ``kind``: (ms end to end, ms of its pivot_root -> exec
+    step or None). Waits 50 ms first, so that every kind finds the spawner's next stem ready (a
+    ``--privileged`` start discards it and forks its own: that is part of its cost, not the next one's)."""
+    from runtime.containers import Spec
+
+    time.sleep(0.05)
+    spec = Spec("busybox", ["/bin/true"], auto_remove=True, **KINDS[kind])
+    t = time.perf_counter()
+    trace = dict(engine.run(spec).trace)
+    ms = 1000 * (time.perf_counter() - t)
+    step = trace["exec"] - trace["pivot_root"] if "exec" in trace and "pivot_root" in trace else None
+    return ms, step
+
+
+def _meminfo_kb(key: str) -> int:
+    with open("/proc/meminfo") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+    except (OSError, StopIteration):
+        return 0
+
+
+def idle(engine, kind: str, n: int, settle: float = 1.0) -> dict:
+    """``n`` sleeping containers of ``kind`` started, left ``settle`` s, measured over another ``settle``
+    s, removed. Per container, kB: ``cgroup`` (the memory its cgroup is charged, kernel objects such as
+    the filter included), ``pss`` (its processes' proportional set size), ``available`` (MemAvailable's
+    drop, host-wide, so noisy on a shared host); and ``cpu``, in CPU-microseconds per second idle."""
+    from runtime.containers import Spec
+
+    before = _meminfo_kb("MemAvailable")
+    ids = []
+    try:
+        for _ in range(n):
+            cid = engine.create(Spec("busybox", ["sleep", "3600"], **KINDS[kind]))
+            engine.start(cid)
+            ids.append(cid)
+        time.sleep(settle)
+        after = _meminfo_kb("MemAvailable")
+        cgroup = sum(engine.stats(c)["memory_usage"] for c in ids) / 1024
+        pss = sum(_pss_kb(engine.inspect(c)["State"]["Pid"]) for c in ids)
+        cpu0, t0 = sum(engine.stats(c)["cpu_usage_ns"] for c in ids), time.monotonic()
+        time.sleep(settle)
+        cpu = (sum(engine.stats(c)["cpu_usage_ns"] for c in ids) - cpu0) / 1000 / (time.monotonic() - t0)
+    finally:
+        for cid in ids:
+            engine.remove(cid, force=True)
+    return {"cgroup": cgroup / n, "pss": pss / n, "available": (before - after) / n, "cpu": cpu / n}
+
+
+def starts(n: int, idle_n: int = 0) -> dict:
+    """Interleaved starts of every kind in a throw-away state root; with ``idle_n``, also the memory
+    of that many sleeping containers of each kind."""
+    from benchmarks.startup import private_root
+    from runtime.containers import Engine
+
+    samples: dict[str, list[float]] = {k: [] for k in KINDS}
+    step: dict[str, list[float]] = {k: [] for k in KINDS}
+    memory: dict[str, dict] = {}
     with private_root("vmvc-bench-seccomp-"):
         engine = Engine()
         try:
-            for kind in opts:  # warm: the spawner, the image, a custom-profile-free start of each kind
-                engine.run(Spec("busybox", ["/bin/true"], auto_remove=True, security_opt=opts[kind]))
+            for kind in KINDS:  # warm: the spawner, the image, a start of each kind
+                start_once(engine, kind)
+            kinds = list(KINDS)
             for i in range(n):
-                for kind in (("default", "unconfined") if i % 2 else ("unconfined", "default")):
-                    spec = Spec("busybox", ["/bin/true"], auto_remove=True, security_opt=opts[kind])
-                    t = time.perf_counter()
-                    trace = dict(engine.run(spec).trace)
-                    samples[kind].append(1000 * (time.perf_counter() - t))
-                    if "exec" in trace and "pivot_root" in trace:
-                        step[kind].append(trace["exec"] - trace["pivot_root"])
+                for kind in kinds[i % 3:] + kinds[:i % 3]:
+                    ms, st = start_once(engine, kind)
+                    samples[kind].append(ms)
+                    if st is not None:
+                        step[kind].append(st)
+            if idle_n:
+                memory = {kind: idle(engine, kind, idle_n) for kind in ("default", "unconfined")}
         finally:
             engine.shutdown()
     med = {k: statistics.median(v) for k, v in samples.items()}
@@ -138,6 +204,8 @@ def starts(n: int) -> dict:
     if all(step.values()):
         exec_step = {k: statistics.median(v) for k, v in step.items()}
         out["exec_step"] = {**exec_step, "added": exec_step["default"] - exec_step["unconfined"]}
+    if memory:
+        out["idle_kb"] = memory
     return out
 
 
@@ -154,11 +222,16 @@ def report(result: dict) -> str:
         f"  kernel memory per container  {result['kernel_kb']:8.1f} kB (vmalloc; no process, no CPU idle)",
     ] + ([] if "start_ms" not in result else [
         f"  Engine.run start             {result['start_ms']['median']['default']:8.2f} ms with the filter, "
-        f"{result['start_ms']['median']['unconfined']:.2f} ms unconfined "
+        f"{result['start_ms']['median']['unconfined']:.2f} ms unconfined, "
+        f"{result['start_ms']['median']['privileged']:.2f} ms --privileged "
         f"({result['start_ms']['added']:+.2f} ms, median of {result['start_ms']['runs']} each)",
     ]) + ([] if "exec_step" not in result.get("start_ms", {}) else [
         "  pivot_root -> exec step      {default:8.3f} ms with the filter, {unconfined:.3f} ms unconfined"
         " ({added:+.3f} ms: what the filter adds to a start)".format(**result["start_ms"]["exec_step"]),
+    ]) + ([] if "idle_kb" not in result.get("start_ms", {}) else [
+        "  idle container ({kind:10})  {cgroup:8.0f} kB cgroup, {pss:.0f} kB PSS, {available:.0f} kB "
+        "MemAvailable, {cpu:.1f} CPU-us/s".format(kind=kind, **kb)
+        for kind, kb in result["start_ms"]["idle_kb"].items()
     ]))
 
 
@@ -166,12 +239,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.seccomp_cost", description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=41, help="installs timed (default 41)")
     p.add_argument("--calls", type=int, default=200_000, help="system calls per timing loop")
-    p.add_argument("--starts", type=int, default=0, help="also time N engine starts of each kind")
+    p.add_argument("--starts", type=int, default=0,
+                   help="also time N engine starts of each kind (default filter, unconfined, --privileged)")
+    p.add_argument("--idle", type=int, default=0, metavar="N",
+                   help="with --starts: also the memory of N sleeping containers with and without the filter")
     p.add_argument("--json", help="write the result to this file")
     a = p.parse_args(argv)
     result = measure(a.runs, a.calls)
     if a.starts:
-        result["start_ms"] = starts(a.starts)
+        result["start_ms"] = starts(a.starts, a.idle)
     print(report(result))
     if a.json:
         with open(a.json, "w") as f:

@@ -13,6 +13,7 @@ A suite is one module in ``benchmarks/suites/`` (one concept per file, as SimPy 
     def run(ctx: SuiteContext) -> None:      # measure; record with ctx.sample(...)
     def claims(res: Results) -> list[ClaimRow]   # verdicts from *this run's* numbers (never constants)
     def chart(res: Results, ax) -> None          # optional: draw the suite's chart on a matplotlib Axes
+    def table(res: Results) -> (columns, rows)   # optional: the suite's own table in its report section
 
 ``run`` records every measurement as a :class:`Sample`; the runner summarises (median, IQR, n) per
 (suite, method, metric, labels). Rounds must be interleaved across methods (``ctx.rounds``) so the noise

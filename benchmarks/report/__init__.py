@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.report import charts, data, html, markdown
+from benchmarks.report import charts, data, html, markdown, tables
 from benchmarks.report.data import load
 
 
@@ -21,12 +21,13 @@ def write(res, out: str | Path, suites_found: dict, command: str = "vmvc bench")
         for name, png in pngs.items():
             (chart_dir / f"{name}.png").write_bytes(png)
             chart_files[name] = f"charts/{name}.png"
+    suite_tables = tables.render(res, suites_found)
     paths = {"json": data.write_json(res, out / "results.json"),
              "csv": data.write_csv(res, out / "results.csv")}
     paths["html"] = out / "report.html"
-    paths["html"].write_text(html.render(res, pngs, command))
+    paths["html"].write_text(html.render(res, pngs, command, suite_tables))
     paths["md"] = out / "report.md"
-    paths["md"].write_text(markdown.render(res, chart_files, command))
+    paths["md"].write_text(markdown.render(res, chart_files, command, suite_tables))
     return paths
 
 

@@ -33,7 +33,7 @@ def verdict_badge(verdict: str) -> str:
     return f'<span class="v v-{verdict.replace(" ", "-")}">{esc(verdict)}</span>'
 
 
-def render(res, charts: dict[str, bytes], command: str) -> str:
+def render(res, charts: dict[str, bytes], command: str, tables: dict | None = None) -> str:
     meta, host = res.meta, res.host
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width,initial-scale=1">',
@@ -62,11 +62,16 @@ def render(res, charts: dict[str, bytes], command: str) -> str:
         if name in charts:
             data = base64.b64encode(charts[name]).decode()
             parts.append(f'<p><img alt="{esc(name)} chart" src="data:image/png;base64,{data}"></p>')
-        for key in ("chart_error", "claims_error"):
+        for key in ("chart_error", "claims_error", "table_error"):
             if entry.get(key):
                 parts.append(f'<p class="note">{esc(key.replace("_", " "))}: {esc(entry[key])}</p>')
         for note in res.notes.get(name, []):
             parts.append(f'<p class="note">{esc(note)}</p>')
+        if name in (tables or {}):
+            columns, trows = tables[name]
+            parts.append("<table><tr>" + "".join(f"<th>{esc(c)}</th>" for c in columns) + "</tr>")
+            parts += ["<tr>" + "".join(f"<td>{esc(fmt(x))}</td>" for x in r) + "</tr>" for r in trows]
+            parts.append("</table>")
         rows = sorted(res.summaries(name), key=lambda s: (s.metric, s.median))
         if rows:
             parts.append("<table><tr><th>method</th><th>metric</th><th>labels</th><th>median</th>"

@@ -11,7 +11,7 @@ def cell(x) -> str:
     return str(x).replace("|", "\\|").replace("\n", " ")
 
 
-def render(res, chart_files: dict[str, str], command: str) -> str:
+def render(res, chart_files: dict[str, str], command: str, tables: dict | None = None) -> str:
     h, meta = res.host, res.meta
     out = ["# VMs vs containers, measured on this host", "",
            f"{h.get('cpu')}, {h.get('cpus')} CPUs, Linux {h.get('kernel')}; VM accelerator "
@@ -36,6 +36,10 @@ def render(res, chart_files: dict[str, str], command: str) -> str:
         if name in chart_files:
             out += [f"![{name}]({chart_files[name]})", ""]
         out += [f"- {note}" for note in res.notes.get(name, [])]
+        if name in (tables or {}):
+            columns, trows = tables[name]
+            out += ["", "| " + " | ".join(map(cell, columns)) + " |", "|" + "---|" * len(columns)]
+            out += ["| " + " | ".join(cell(fmt(x)) for x in r) + " |" for r in trows]
         rows = sorted(res.summaries(name), key=lambda s: (s.metric, s.median))
         if rows:
             out += ["", "| method | metric | labels | median | IQR | n | unit |",

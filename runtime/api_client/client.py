@@ -24,6 +24,10 @@ class DaemonUnreachable(VmvcError):
     as_is = True  # the CLI prints it without "Error response from daemon"
 
 
+class BadAnswer(DaemonUnreachable):
+    """Something answers on the socket, but not as a Docker Engine API does (closed, not HTTP, not JSON)."""
+
+
 def parse_host(value: str) -> str:
     """``unix:///path`` or a bare path -> the socket path. TCP is refused: ``vmvc daemon`` serves only a
     Unix socket, since whoever reaches the API is root on the daemon's host."""
@@ -121,7 +125,7 @@ class Client:
             raise
         except (ConnectionError, http.client.HTTPException) as e:
             conn.close()
-            raise VmvcError(f"the daemon at {self.host} closed the connection: {e}") from None
+            raise _bad(self.host, e) from None
         if resp.status >= 400:
             data = resp.read()
             conn.close()
@@ -134,10 +138,15 @@ class Client:
         resp = self.request(method, path, query, body, headers)
         try:
             data = resp.read()
+        except (ConnectionError, http.client.HTTPException) as e:
+            raise _bad(self.host, e) from None
         finally:
             resp.close()
             resp.vmvc_conn.close()
-        return json.loads(data) if data.strip() else None
+        try:
+            return json.loads(data) if data.strip() else None
+        except ValueError:
+            raise BadAnswer(f"the daemon at {self.host} answered {path} with no JSON") from None
 
     def status(self, method: str, path: str, query: dict | None = None, body=None) -> int:
         resp = self.request(method, path, query, body)
@@ -152,7 +161,10 @@ class Client:
         resp = self.request(method, path, query, body, headers)
         try:
             while True:
-                data = resp.read1(65536)
+                try:
+                    data = resp.read1(65536)
+                except (ConnectionError, http.client.HTTPException) as e:
+                    raise _bad(self.host, e) from None
                 if not data:
                     return
                 yield data
@@ -169,9 +181,15 @@ class Client:
             *lines, buf = buf.split(b"\n")
             for line in lines:
                 if line.strip():
-                    yield _checked(json.loads(line))
+                    yield _checked(self._json_line(line, path))
         if buf.strip():
-            yield _checked(json.loads(buf))
+            yield _checked(self._json_line(buf, path))
+
+    def _json_line(self, line: bytes, path: str):
+        try:
+            return json.loads(line)
+        except ValueError:
+            raise BadAnswer(f"the daemon at {self.host} streamed no JSON on {path}") from None
 
     def hijack(self, method: str, path: str, query: dict | None = None, body=None):
         """docker's upgrade (attach, exec start): the raw socket after ``101 UPGRADED``, and the bytes
@@ -186,11 +204,14 @@ class Client:
             while b"\r\n\r\n" not in buf:
                 more = sock.recv(65536)
                 if not more or len(buf) > MAX_HEAD:
-                    raise VmvcError(f"the daemon at {self.host} closed the connection during {path}")
+                    raise BadAnswer(f"the daemon at {self.host} closed the connection during {path}")
                 buf += more
             head_bytes, _, rest = buf.partition(b"\r\n\r\n")
             lines = head_bytes.decode("latin-1").split("\r\n")
-            status = int(lines[0].split()[1])
+            words = lines[0].split()
+            if len(words) < 2 or not words[0].startswith("HTTP/") or not words[1].isdigit():
+                raise BadAnswer(f"the daemon at {self.host} did not answer {path} in HTTP")
+            status = int(words[1])
             if status >= 400:
                 length = _content_length(lines)
                 while length is not None and len(rest) < length:
@@ -203,6 +224,12 @@ class Client:
             sock.close()
             raise
         return sock, rest
+
+
+def _bad(host: str, e: Exception) -> BadAnswer:
+    if isinstance(e, http.client.RemoteDisconnected | ConnectionError):
+        return BadAnswer(f"the daemon at {host} closed the connection")
+    return BadAnswer(f"the daemon at {host} did not answer in HTTP ({type(e).__name__})")
 
 
 def _content_length(lines: list[str]) -> int | None:

@@ -46,10 +46,11 @@ class RemoteStore:
     def __init__(self, client: Client) -> None:
         self.client = client
         self._holders: dict[str, list[str]] = {}
+        self.every = False  # list a build's intermediate images too (images -a)
 
     def images(self) -> list[Image]:
         found = []
-        for entry in self.client.call("GET", "/images/json") or []:
+        for entry in self.client.call("GET", "/images/json", {"all": self.every or None}) or []:
             self._holders.setdefault(entry["Id"], ["?"] * int(entry.get("Containers") or 0))
             found.append(image(entry))
         return sorted(found, key=lambda im: im.created, reverse=True)

@@ -34,7 +34,8 @@ REMOTE = {
         ("start", "start"), ("stop", "stop"), ("kill", "kill"), ("rm", "rm"), ("wait", "wait"), ("ps", "ps"),
         ("logs", "logs"), ("exec", "exec_"), ("inspect", "inspect"), ("stats", "stats"))},
     **{verb: (f"runtime.cli.images:{fn}", "Images") for verb, fn in (
-        ("images", "images"), ("import", "import_"), ("rmi", "rmi"), ("tag", "tag"))},
+        ("import", "import_"), ("rmi", "rmi"), ("tag", "tag"))},
+    "images": (f"{HERE}:images_", "Images"),
     "image": (f"{HERE}:image", "Images"),
     "pull": (f"{HERE}:pull", "Images"),
     "push": (f"{HERE}:push", "Images"),
@@ -125,7 +126,16 @@ def image(argv: list[str]) -> int:
     """Manage images"""
     if argv and argv[0] in LOCAL_ONLY:
         return unsupported(argv, f"image {argv[0]}")
+    if argv and argv[0] == "ls":
+        return images_(argv[1:])
     return images.image(argv)
+
+
+def images_(argv: list[str]) -> int:
+    """List images"""
+    # -a: the daemon hides a build's steps unless asked (GET /images/json?all=1), as dockerd does
+    images.STORE.every = any(w == "--all" or (w[:1] == "-" and w[1:2] != "-" and "a" in w) for w in argv)
+    return images.images(argv)
 
 
 def _registry_auth(ref: str) -> dict:

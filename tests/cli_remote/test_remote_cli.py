@@ -14,6 +14,7 @@ import pytest
 
 from tests.daemon.conftest import REAL_PARTS, VMVC
 from tests.daemon.test_docker_cli import _pty_run
+from tests.registry.conftest import hub  # noqa: F401  (a loopback registry seeded as the hub)
 
 pytestmark = [*REAL_PARTS, pytest.mark.docker_cli]
 
@@ -139,6 +140,8 @@ def test_fresh_daemon_shows_builtins_and_hides_build_steps(remote, tmp_path):
     assert "<none>" not in shown  # the build's steps are hidden, as dockerd hides images with children
     every = remote.docker("images", "-a", "--format", "{{.Repository}}", check=True).stdout.decode().split()
     assert every.count("<none>") == 2
+    assert "<none>" not in remote.remote("images").stdout
+    assert remote.remote("images", "-a").stdout.count("<none>") == 4  # repository and tag columns
     failed = remote.remote("build", "-f", str(ctx / "Dockerfile"), str(tmp_path / "nosuch"))
     assert failed.returncode == 1 and "unable to prepare context" in failed.stderr
 
@@ -169,3 +172,60 @@ def test_the_direct_path_never_loads_the_client(remote):
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
                        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     assert r.stdout == "0 []\n", r.stderr
+
+
+@pytest.mark.registry
+def test_pull_run_and_push_through_the_daemon_with_a_loopback_hub(tmp_path, hub, no_leaks):  # noqa: F811
+    from tests.cli_remote.conftest import RemoteCLI
+    from tests.daemon.conftest import DaemonProc
+
+    conf = tmp_path / "daemon.json"
+    conf.write_text(json.dumps({"hub": hub.url}))
+    d = RemoteCLI(DaemonProc(tmp_path).start("--config-file", str(conf)))
+    try:
+        r = d.remote("pull", "busybox")
+        assert (r.returncode, r.stdout) == (0, "docker.io/library/busybox:latest\n"), r.stderr
+        assert r.stderr.startswith("Using default tag: latest\n") and "Digest: sha256:" in r.stderr
+        assert f"Status: Downloaded newer image for busybox:latest (from {hub.url})" in r.stderr
+        r = d.remote("run", "--rm", "hello-world")  # not local: the daemon pulls it from the hub
+        assert r.returncode == 0 and "Hello from vmvc!" in r.stdout
+        assert r.stderr.startswith("Unable to find image 'hello-world:latest' locally\n")
+        ref = f"{hub.host}/class/bb:1"
+        assert d.remote("tag", "busybox", ref).returncode == 0
+        r = d.remote("push", ref)
+        assert r.returncode == 0 and "1: digest: sha256:" in r.stdout, r.stderr
+        r = d.remote("pull", f"{hub.host}/nosuch:1")
+        assert r.returncode == 1 and r.stderr.splitlines()[-1].startswith("vmvc: ") and "nosuch" in r.stderr
+    finally:
+        d.stop()
+        d.engine_stop()
+
+
+def test_a_socket_that_is_no_daemon_gets_one_line(tmp_path):
+    import socket
+    import threading
+
+    path = str(tmp_path / "fake.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(8)
+    answers = [b"", b"\x00\xffnot http\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n{{{"]
+
+    def serve():
+        for answer in answers:
+            conn, _ = server.accept()
+            conn.recv(65536)
+            conn.sendall(answer)
+            conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        for words in ("closed the connection", "did not answer in HTTP", "with no JSON"):
+            r = subprocess.run([VMVC, "-H", f"unix://{path}", "ps"], capture_output=True, text=True,
+                               timeout=60)
+            assert r.returncode == 1 and r.stdout == "" and len(r.stderr.splitlines()) == 1, r.stderr
+            assert words in r.stderr
+    finally:
+        t.join(10)
+        server.close()

@@ -110,6 +110,11 @@ def user():
         os.mkdir(os.path.join(home, "tmp"))
         for d in (home, os.path.join(home, "tmp")):
             os.chown(d, u.uid, u.gid)
+        reach = subprocess.run(["setpriv", f"--reuid={u.uid}", f"--regid={u.gid}", "--clear-groups", LAUNCHER,
+                                "--version"], capture_output=True, text=True, env=u.env(), cwd=home)
+        assert reach.returncode == 0, (
+            f"the throwaway user cannot run {LAUNCHER} ({reach.stderr.strip()[-200:]}): rootless tests need "
+            "a checkout (and a Python) that other users may read, as any rootless user would")
         if not all(_subid_lines(name).values()):  # useradd adds a range where login.defs says so
             first = _free_range()
             span = f"{first}-{first + 65535}"

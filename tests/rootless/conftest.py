@@ -49,8 +49,9 @@ class User:
 
     def processes(self) -> list[str]:
         found = []
-        for p in psutil.process_iter(["uids", "cmdline"]):
-            if p.info["uids"] and p.info["uids"].real == self.uid:
+        for p in psutil.process_iter(["uids", "cmdline", "status"]):
+            mine = p.info["uids"] and p.info["uids"].real == self.uid
+            if mine and p.info["status"] != psutil.STATUS_ZOMBIE:  # a zombie is its reaper's business
                 found.append(f"{p.pid} {' '.join(p.info['cmdline'] or [])[:80]}")
         return found
 

@@ -31,8 +31,21 @@ def _who() -> tuple[int, int, str]:
     return entry.pw_uid, entry.pw_gid, name
 
 
-def _child(sys_, uid: int, gid: int) -> str | None:
-    """As ``uid``: a user namespace mapping only itself, a mount namespace, an overlay in /tmp."""
+def probe_dir() -> str:
+    """Where to try the overlay: for a user, the filesystem its state root is (or will be) on, the
+    one its containers' overlays will use; for root asking for someone else, ``/tmp``."""
+    if os.getuid() == 0:
+        return "/tmp"
+    from runtime.paths import state_root
+
+    d = state_root()
+    while not os.path.isdir(d) and os.path.dirname(d) != d:
+        d = os.path.dirname(d)
+    return d if os.access(d, os.W_OK | os.X_OK) else tempfile.gettempdir()
+
+
+def _child(sys_, uid: int, gid: int, where: str) -> str | None:
+    """As ``uid``: a user namespace mapping only itself, a mount namespace, an overlay in ``where``."""
     from runtime.linux.syscalls import (
         CLONE_NEWNS,
         CLONE_NEWUSER,
@@ -54,7 +67,7 @@ def _child(sys_, uid: int, gid: int) -> str | None:
     for name, text in (("uid_map", f"0 {uid} 1"), ("setgroups", "deny"), ("gid_map", f"0 {gid} 1")):
         with open(f"/proc/self/{name}", "w") as f:
             f.write(text)
-    work = tempfile.mkdtemp(prefix="vmvc-doctor-rootless-", dir="/tmp")
+    work = tempfile.mkdtemp(prefix="vmvc-doctor-rootless-", dir=where)
     merged = os.path.join(work, "merged")
     try:
         for d in ("lower", "upper", "work", "merged"):
@@ -104,13 +117,14 @@ def check(root: str = "/", active: bool = True, sys_=None) -> Check:
             from runtime.linux.syscalls import syscalls
 
             sys_ = syscalls()
-        tried = in_child(_child, sys_, uid, gid)
-        data["tried"] = tried or "ok"
+        where = probe_dir()
+        tried = in_child(_child, sys_, uid, gid, where)
+        data["tried"], data["tried_in"] = tried or "ok", where
     if blocked or tried:
         why = blocked or tried
         return Check("rootless", "containers", MISSING, f"no: {why}; {evidence}",
                      "allow unprivileged user namespaces (sysctl) for rootless containers", data)
-    evidence += "; user namespace + overlay: works" if active else ""
+    evidence += f"; user namespace + overlay (in {data['tried_in']}): works" if active else ""
     notes = [] if plan.full else [plan.why_single()]
     notes += [] if cg["usable"] else [f"no limits: {cg['why']}"]
     if notes:

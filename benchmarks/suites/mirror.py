@@ -33,7 +33,7 @@ def run(ctx: SuiteContext) -> None:
     rounds = 3 if ctx.quick else 5
     work = str(ctx.workdir)
     counter = itertools.count()
-    with seeded_hub(work, 0 if ctx.quick else 30) as (hub, images), \
+    with seeded_hub(work, big=not ctx.quick) as (hub, images), \
             ShapedProxy(hub.port, rtt_ms=RTT_MS, rate=RATE) as far, \
             LocalRegistry(os.path.join(work, "cache"), upstream=far.url) as cache:
         configs = {FAR: {"hub": far.url}, NEAR: {"hub": far.url, "registry-mirrors": [cache.url]},

@@ -2,34 +2,36 @@
 
 Steps, per endpoint (see :mod:`runtime.registry.endpoints` for which ones, and when to move on):
 resolve the manifest (an index picks linux/amd64), fetch and verify the config (its digest is the image
-id: an image the store has already is only tagged), then fetch the layers three at a time. Each layer
-streams into a download file while its sha256 is computed; a download cut short is resumed with
-``Range`` next time; a layer is extracted (through the store's checked ingest) as soon as it is
-complete and verified, while the others still download. Only when every layer and the config agree
-(``rootfs.diff_ids``) does the image enter the store's index: a failure, ``kill -9`` or Ctrl-C leaves
-the store as it was (resumable partial downloads are kept in ``downloads/``, outside any image).
+id: an image the store has already is only tagged), then fetch the layers the store lacks three at a
+time. Each layer is extracted as it arrives, in one pass (:mod:`runtime.registry.fetch`): its bytes
+are hashed, kept in a download file (a download cut short is resumed with ``Range`` next time) and fed
+through the store's checked ingest into a staging directory. Only when every layer's digest and diff
+id check out does anything enter the store: the staged layers and the image go in together, atomically.
+A failure, ``kill -9`` or Ctrl-C leaves the store as it was (resumable partial downloads are kept in
+``downloads/``, outside any image; a dead pull's staging directory is removed by the next writer).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.client
 import json
 import os
-import threading
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+import re
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from runtime.errors import VmvcError
 from runtime.images import reference
+from runtime.images.store import Staging
 from runtime.registry import endpoints as endpoint_rules
+from runtime.registry import fetch
 from runtime.registry import manifest as mf
 from runtime.registry.errors import DigestMismatch, RegistryError, Unreachable, Unsupported
 from runtime.registry.http import Endpoint
 
 PARALLEL = 3
-CHUNK = 1 << 20
+_DIFF_ID = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 @dataclass
@@ -132,6 +134,9 @@ def _pull_from(store, ep: Endpoint, path: str, tag: str, digest: str | None, ful
         diff_ids = json.loads(config_bytes)["rootfs"]["diff_ids"]
     except (ValueError, KeyError, TypeError):
         raise Unsupported("the image config has no rootfs.diff_ids") from None
+    if not isinstance(diff_ids, list) or not all(isinstance(d, str) and _DIFF_ID.fullmatch(d)
+                                                 for d in diff_ids):
+        raise Unsupported("the image config's rootfs.diff_ids are not all sha256 digests")
     if len(diff_ids) != len(layers):
         raise Unsupported(f"the manifest lists {len(layers)} layers but the config {len(diff_ids)}")
     tag_ref = full if not digest else None
@@ -145,90 +150,40 @@ def _pull_from(store, ep: Endpoint, path: str, tag: str, digest: str | None, ful
         return PullResult(store.find(image_id), full, top_digest, ep.url, False)
     downloads = os.path.join(store.root, "downloads")
     os.makedirs(downloads, mode=0o700, exist_ok=True)
-    for d in layers:
-        emit({"status": "Pulling fs layer", "id": _short(d["digest"]), "endpoint": ep.url})
-    cancel = threading.Event()
-    by_digest: dict[str, str] = {}
+    have_layers = {d for im in store.images() for d in im.diff_ids
+                   if os.path.isdir(store.layer_dir(d))}
+    todo: dict[str, dict] = {}
+    for d, diff_id in zip(layers, diff_ids, strict=True):
+        if diff_id in have_layers or diff_id in todo:  # the store has it (shared with an image), or twice
+            emit({"status": "Already exists", "id": _short(d["digest"]), "endpoint": ep.url})
+        else:
+            emit({"status": "Pulling fs layer", "id": _short(d["digest"]), "endpoint": ep.url})
+            todo[diff_id] = d
+    sockets = fetch.Sockets()
     with store.staging() as stage, ThreadPoolExecutor(PARALLEL, thread_name_prefix="vmvc-pull") as pool:
-        futures = {pool.submit(_download, ep, path, d, downloads, scope, emit, cancel): d for d in layers}
+        futures = {pool.submit(_layer, store, stage, i, ep, path, d, diff_id, downloads, scope, emit,
+                               sockets): d for i, (diff_id, d) in enumerate(todo.items())}
         try:
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    d = futures[fut]
-                    file = fut.result()
-                    emit({"status": "Extracting", "id": _short(d["digest"]), "endpoint": ep.url})
-                    try:
-                        with open(file, "rb") as f:
-                            by_digest[d["digest"]] = stage.add_layer(f)
-                    except BaseException:
-                        os.unlink(file)  # verified but refused (unsafe entries): nothing to resume from
-                        raise
-                    emit({"status": "Pull complete", "id": _short(d["digest"]), "endpoint": ep.url})
+            for fut in as_completed(futures):
+                diff_id, staged = fut.result()
+                stage.layers.setdefault(diff_id, staged)
+                emit({"status": "Pull complete", "id": _short(futures[fut]["digest"]), "endpoint": ep.url})
         except BaseException:
-            cancel.set()
+            sockets.stop()  # the other layers stop at once, their partial downloads kept for a resume
             raise
-        got = [by_digest[d["digest"]] for d in layers]
-        if got != diff_ids:
-            raise DigestMismatch("the layers do not match the image config's rootfs.diff_ids")
-        image = store.add(stage, got, config_bytes, [tag_ref] if tag_ref else [])
-    for d in layers:
+        image = store.add(stage, list(diff_ids), config_bytes, [tag_ref] if tag_ref else [])
+    for d in todo.values():  # verified downloads are kept until the image is in: a failed pull reuses them
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(downloads, d["digest"].partition(":")[2]))
+            os.unlink(fetch.blob_file(downloads, d)[0])
     return PullResult(image, full, top_digest, ep.url, True)
 
 
-def _download(ep: Endpoint, path: str, desc: dict, downloads: str, scope: str, emit, cancel) -> str:
-    """The blob into ``downloads/<hex>`` (resuming a partial one), verified; returns the file."""
-    digest = desc["digest"]
-    algo, _, hexd = digest.partition(":")
-    if algo != "sha256" or len(hexd) != 64 or not all(c in "0123456789abcdef" for c in hexd):
-        raise Unsupported(f"unsupported layer digest {digest!r}")
-    file = os.path.join(downloads, hexd)
-    total = desc.get("size")
-    if not isinstance(total, int) or isinstance(total, bool) or total <= 0:
-        raise Unsupported(f"the manifest gives layer {hexd[:12]} no valid size ({total!r})")
-    h = hashlib.sha256()
-    have = 0
-    if os.path.exists(file):
-        with open(file, "rb") as f:
-            while chunk := f.read(CHUNK):
-                h.update(chunk)
-                have += len(chunk)
-    short = hexd[:12]
-    if not (total and have == total and h.hexdigest() == hexd):
-        headers = {"Range": f"bytes={have}-"} if have else {}
-        resp = ep.request("GET", f"/v2/{path}/blobs/{digest}", headers, scope=scope, ok=(200, 206),
-                          stream=True)
-        if resp.status == 200 and have:  # the server ignored Range: start over
-            h, have = hashlib.sha256(), 0
-            open(file, "wb").close()
-        with resp, open(file, "ab") as out:
-            while True:
-                if cancel.is_set():
-                    raise VmvcError("pull cancelled")
-                if have > total:  # more than the manifest promised: never fill the disk
-                    break
-                try:
-                    chunk = resp.read(min(CHUNK, total + 1 - have))
-                except (OSError, http.client.HTTPException):
-                    chunk = b""  # the connection dropped: what arrived is kept for a resume
-                if not chunk:
-                    break
-                out.write(chunk)
-                h.update(chunk)
-                have += len(chunk)
-                emit({"status": "Downloading", "id": short, "endpoint": ep.url,
-                      "progressDetail": {"current": have, "total": total}})
-    if total and have < total:
-        raise Unreachable(f"download of layer {short} cut short at {have} of {total} bytes (pull again to "
-                          f"resume)", endpoint=ep.url)
-    emit({"status": "Verifying Checksum", "id": short, "endpoint": ep.url})
-    if h.hexdigest() != hexd or (total and have != total):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(file)  # bad bytes are never resumed from
-        raise DigestMismatch(f"digest mismatch for layer {digest}: got sha256:{h.hexdigest()} ({have} bytes)",
-                             endpoint=ep.url)
-    emit({"status": "Download complete", "id": short, "endpoint": ep.url})
-    return file
+def _layer(store, stage, i: int, ep: Endpoint, path: str, desc: dict, diff_id: str, downloads: str,
+           scope: str, emit, sockets: fetch.Sockets):
+    """One layer into its own staging dir inside the pull's (layers stream in parallel, each extracting
+    as it downloads); returns (diff id, staged layer) for the pull to commit with the image."""
+    own = os.path.join(stage.path, f"fetch-{i}")
+    os.mkdir(own, 0o700)
+    sub = Staging(store, own)
+    got = fetch.fetch_layer(ep, path, desc, diff_id, downloads, sub, scope, emit, sockets)
+    return got, sub.layers[got]

@@ -200,7 +200,9 @@ def starts(n: int, idle_n: int = 0) -> dict:
         finally:
             engine.shutdown()
     med = {k: statistics.median(v) for k, v in samples.items()}
-    out = {"runs": n, "median": med, "added": med["default"] - med["unconfined"]}
+    iqr = {k: [round(q, 3) for q in statistics.quantiles(v, n=4)[::2]]
+           for k, v in samples.items() if len(v) > 1}
+    out = {"runs": n, "median": med, "iqr": iqr, "added": med["default"] - med["unconfined"]}
     if all(step.values()):
         exec_step = {k: statistics.median(v) for k, v in step.items()}
         out["exec_step"] = {**exec_step, "added": exec_step["default"] - exec_step["unconfined"]}
@@ -225,6 +227,9 @@ def report(result: dict) -> str:
         f"{result['start_ms']['median']['unconfined']:.2f} ms unconfined, "
         f"{result['start_ms']['median']['privileged']:.2f} ms --privileged "
         f"({result['start_ms']['added']:+.2f} ms, median of {result['start_ms']['runs']} each)",
+    ]) + ([] if "iqr" not in result.get("start_ms", {}) else [
+        "  start IQR                    " + ", ".join(f"{k} {q1:.1f}-{q3:.1f} ms"
+                                                     for k, (q1, q3) in result["start_ms"]["iqr"].items()),
     ]) + ([] if "exec_step" not in result.get("start_ms", {}) else [
         "  pivot_root -> exec step      {default:8.3f} ms with the filter, {unconfined:.3f} ms unconfined"
         " ({added:+.3f} ms: what the filter adds to a start)".format(**result["start_ms"]["exec_step"]),

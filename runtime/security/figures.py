@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
 import time
 
@@ -24,15 +25,48 @@ def _row(name: str, verb: str, measured: str, items: list[dict]) -> dict:
             "measured": measured, "items": items}
 
 
+PREFIX = "vmvc-security-"
+
+
+def _reap_stale(tmp: str) -> None:
+    """Stop and delete the state roots of earlier runs that were killed (``kill -9`` leaves their
+    spawner, containers and daemon running: a log flood among them)."""
+    from runtime.containers import Engine
+    from runtime.linux import safefs
+
+    for name in os.listdir(tmp):
+        root = os.path.join(tmp, name)
+        if not name.startswith(PREFIX):
+            continue
+        try:
+            with open(os.path.join(root, "owner.pid")) as f:
+                if os.path.exists(f"/proc/{int(f.read())}"):
+                    continue  # a run in progress
+        except (OSError, ValueError):
+            continue
+        with contextlib.suppress(OSError, ValueError), open(os.path.join(root, "security-daemon.pid")) as f:
+            daemon = int(f.read())
+            with open(f"/proc/{daemon}/cmdline", "rb") as cmd:
+                if root.encode() in cmd.read():  # still that daemon, not a recycled pid
+                    os.kill(daemon, signal.SIGTERM)
+        with contextlib.suppress(Exception):
+            Engine(os.path.join(root, "containers")).shutdown()
+        safefs.rmtree(root)
+
+
 @contextlib.contextmanager
 def private_root():
-    """A throw-away ``$VMVC_ROOT`` for the whole measurement; restored and deleted afterwards."""
+    """A throw-away ``$VMVC_ROOT`` for the whole measurement; restored and deleted afterwards (or by
+    the next run, if this one is killed)."""
     from unittest import mock
 
     from runtime.linux import safefs
 
-    root = tempfile.mkdtemp(prefix="vmvc-security-")
+    _reap_stale(tempfile.gettempdir())
+    root = tempfile.mkdtemp(prefix=PREFIX)
     os.chmod(root, 0o710)
+    with open(os.path.join(root, "owner.pid"), "w") as f:
+        f.write(str(os.getpid()))
     try:
         with mock.patch.dict(os.environ, {"VMVC_ROOT": root}):
             yield root

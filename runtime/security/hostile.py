@@ -160,6 +160,7 @@ def try_api(root: str) -> list[dict]:
     import signal
     import time
 
+    from runtime.errors import VmvcError
     from runtime.security import leftovers
 
     sock = os.path.join(root, "security.sock")
@@ -168,6 +169,8 @@ def try_api(root: str) -> list[dict]:
         proc = subprocess.Popen([*vmvc_argv(), "daemon", "-H", f"unix://{sock}"],
                                 env={**os.environ, "VMVC_ROOT": root}, stdin=subprocess.DEVNULL,
                                 stdout=f, stderr=f)
+    with open(os.path.join(root, "security-daemon.pid"), "w") as f:  # for the next run, if this one is killed
+        f.write(str(proc.pid))
     out = []
     try:
         deadline = time.monotonic() + 30
@@ -175,7 +178,7 @@ def try_api(root: str) -> list[dict]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 with open(log, errors="replace") as f:
                     why = f.read(300).strip() if proc.poll() is not None else "timeout"
-                raise RuntimeError(f"vmvc daemon did not start: {why}")
+                raise VmvcError(f"vmvc daemon did not start: {why}")
             time.sleep(0.02)
         for method, path, body, want in BAD_REQUESTS:
             before = leftovers.snapshot(root)

@@ -67,3 +67,14 @@ def test_doctor_security_without_root_is_one_line(monkeypatch, capsys):
     assert security.main() == 1
     err = capsys.readouterr().err
     assert err.startswith("vmvc: doctor --security needs root") and err.count("\n") == 1
+
+
+def test_a_killed_runs_state_root_is_reaped_by_the_next(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    for name, owner in (("vmvc-security-dead", dead.pid), ("vmvc-security-live", os.getpid()),
+                        ("unrelated", dead.pid)):
+        (tmp_path / name / "containers").mkdir(parents=True)
+        (tmp_path / name / "owner.pid").write_text(str(owner))
+    figures._reap_stale(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ["unrelated", "vmvc-security-live"]

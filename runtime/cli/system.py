@@ -13,8 +13,9 @@ def doctor(argv: list[str]) -> int:
     p = parser("vmvc doctor", "Probe this host: what the real parts can use, each with its evidence.", 2)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--security", action="store_true",
-                   help="also attack a throw-away engine and report what held: escape attempts blocked, "
-                        "hostile inputs rejected, faults survived, load held (about 15 s)")
+                   help="instead: attack a throw-away engine and report what held: escape attempts "
+                        "blocked, hostile inputs rejected, faults survived, load held (about 15 s; exit 1 "
+                        "if anything got through)")
     args = parse(p, argv)
     if args.security:
         from runtime.doctor.security import main

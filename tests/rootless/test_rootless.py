@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 
 import pytest
 
@@ -62,15 +63,19 @@ def test_limits_fail_with_one_line(user, no_leaks, flags):
     assert user.run("ps", "-a", "-q").stdout == ""  # nothing was created
 
 
-def test_a_container_cannot_do_what_its_user_cannot(user, no_leaks, tmp_path):
-    root_only = tmp_path / "root-owned"  # not the user's: root's, writable only by root
-    root_only.mkdir()
-    os.chmod(tmp_path, 0o755)
+def test_a_container_cannot_do_what_its_user_cannot(user, no_leaks):
+    root_only = os.path.join(user.home, "root-owned")  # the user reaches it, but it is root's (0755)
+    os.mkdir(root_only, 0o755)
     r = user.run("run", "--rm", "-v", f"{root_only}:/mnt", "-v", "/etc:/hostetc", "busybox", "sh", "-c",
                  "touch /mnt/x; touch /hostetc/vmvc-rootless; cat /hostetc/shadow; echo done")
-    assert r.stdout == "done\n"
+    assert r.stdout == "done\n", r.stderr
     assert r.stderr.count("Permission denied") == 3, r.stderr
-    assert not os.path.exists(root_only / "x") and not os.path.exists("/etc/vmvc-rootless")
+    assert not os.path.exists(os.path.join(root_only, "x")) and not os.path.exists("/etc/vmvc-rootless")
+    # a bind source the user cannot reach is not reachable for its containers either
+    hidden = tempfile.mkdtemp(prefix="vmvc-rootless-hidden-")  # in the run's root-only temp dir
+    r = user.run("run", "--rm", "-v", f"{hidden}:/mnt", "busybox", "true")
+    assert r.returncode == 125 and "bind source path does not exist" in r.stderr, r.stderr
+    os.rmdir(hidden)
     # the usual confinement still applies inside the user namespace
     r = user.run("run", "--rm", "busybox", "sh", "-c",
                  "grep -E '^(Seccomp|NoNewPrivs|CapBnd):' /proc/self/status; unshare -U true; mknod /x c 1 3")

@@ -178,3 +178,64 @@ def log_flood(engine, root: str, starts: int = 9, sample=None) -> dict:
     item.update(idle_ms=base, flood_ms=flood_ms, busy_ms=busy_ms, ratio=ratio, busy_ratio=busy_ms / base,
                 spawner_cpu=cpu, log_bytes=log_bytes, log_limit=limit, starts=starts)
     return item
+
+
+def damaged_record(engine, root: str) -> dict:
+    """A container record (``config.json``) turned to garbage: ``ps -a`` still lists the others, says
+    so in one line and moves the record aside; the next ``ps -a`` is quiet."""
+    import json
+
+    from runtime.containers import Spec
+
+    before = leftovers.snapshot(root)
+    engine.create(Spec("busybox", ["true"], name="vmvc-sec-kept"))
+    cid = engine.create(Spec("busybox", ["true"], name="vmvc-sec-damaged"))
+    with open(os.path.join(engine.root, cid, "config.json"), "wb") as f:
+        f.write(b"\x00\xff garbage")
+    first, second = cli(["ps", "-a", "--json"], root), cli(["ps", "-a"], root)
+    problems = []
+    try:
+        names = [c["Names"][0].lstrip("/") for c in json.loads(first.stdout)]
+    except (ValueError, KeyError, IndexError, TypeError):
+        names = []
+    if first.returncode != 0 or names != ["vmvc-sec-kept"]:
+        problems.append(f"ps -a: exit {first.returncode}, listed {names}")
+    if len(first.stderr.strip().splitlines()) != 1 or "damaged" not in first.stderr:
+        problems.append(f"ps -a said {first.stderr.strip()[:100]!r}")
+    if second.stderr:
+        problems.append("the damage was reported again")
+    if cli(["rm", "vmvc-sec-kept"], root).returncode != 0:
+        problems.append("the other container could not be removed")
+    problems += _left(before, root)
+    return _item("garbage config.json of a container", problems,
+                 "ps -a listed the others and said so in one line; the record moved to .quarantine")
+
+
+def damaged_layer(engine, root: str) -> dict:
+    """A file in an image's layer changed on disk: ``image verify`` finds it, a run of the image is
+    refused with one line, the image can still be removed."""
+    import io
+
+    from runtime.images import open_store
+    from runtime.security.hostile import _tar
+
+    store = open_store()
+    before = leftovers.snapshot(root)
+    image = store.import_tar(io.BytesIO(_tar([("bin/sh", b"#!" + b"x" * 200), ("etc/motd", b"hi")])),
+                             "vmvc-sec-tiny:1")
+    with open(os.path.join(store.layer_dir(image.diff_ids[-1]), "bin/sh"), "r+b") as f:
+        f.seek(50)
+        f.write(b"y")
+    problems = []
+    r = cli(["image", "verify", "vmvc-sec-tiny:1"], root)
+    if r.returncode != 1 or "DAMAGED" not in r.stdout:
+        problems.append(f"verify: exit {r.returncode}, {r.stdout.strip()[:80]!r}")
+    r = cli(["run", "--rm", "vmvc-sec-tiny:1", "/bin/sh"], root)
+    wrong = one_clean_line(r, prefix="")
+    if wrong or "damaged" not in r.stderr:
+        problems.append(f"run: {wrong or r.stderr.strip()[:80]}")
+    if cli(["rmi", "vmvc-sec-tiny:1"], root).returncode != 0:
+        problems.append("rmi failed")
+    problems += _left(before, root)
+    return _item("a layer file changed on disk", problems,
+                 "image verify found it; run refused it in one line; rmi removed it")

@@ -112,14 +112,16 @@ def measure(quick: bool = True, api: bool = True, say=None, sample=None) -> dict
                                  "answers /_ping, nothing left", hostile.try_api(root)))
             say("faults")
             items = [faults.kill_init(engine, root), faults.fifo_passwd(engine, root),
-                     faults.deep_tree(engine, root)]
+                     faults.deep_tree(engine, root), faults.damaged_record(engine, root),
+                     faults.damaged_layer(engine, root)]
             say("log flood")
             flood = faults.log_flood(engine, root, starts=7 if quick else 21, sample=sample)
             items.append({k: flood[k] for k in ("name", "held", "detail")})
             rows.append(_row("faults", "survived",
-                             "injected into a running engine; survived = the engine kept starting "
-                             "containers (same spawner and janitor), the answer came as one line, "
-                             "nothing was left", items))
+                             "injected into a running engine (a killed init, a FIFO /etc/passwd, a deep "
+                             "tree, a garbage record, a damaged layer, a log flood); survived = the engine "
+                             "kept starting containers (same spawner and janitor), the answer came as one "
+                             "line, nothing was left", items))
         finally:
             engine.shutdown()
     load = {k: v for k, v in flood.items() if k not in ("name", "held", "detail")}

@@ -51,7 +51,7 @@ def _cost(ctx: SuiteContext) -> None:
     ctx.sample("seccomp filter", "kernel memory per filter", parts["kernel_kb"], "kB")
     ctx.fact("filter", {"instructions": parts["instructions"], "compile_ms": round(parts["compile_ms"], 2)})
     rounds, idle_rounds = (10, 2) if ctx.quick else (41, 5)
-    idle_n, settle = (5, 0.5) if ctx.quick else (20, 1.0)
+    idle_n, settle = (5, 0.3) if ctx.quick else (20, 1.0)
     advance = ctx.progress("security: starts with and without the filter",
                            (rounds + 1) * len(KINDS) + 2 * idle_rounds)
     with private_root("vmvc-bench-security-"):

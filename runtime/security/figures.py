@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import stat
 import tempfile
 import time
 
@@ -38,6 +39,9 @@ def _reap_stale(tmp: str) -> None:
         root = os.path.join(tmp, name)
         if not name.startswith(PREFIX):
             continue
+        st = os.lstat(root)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            continue  # not one this user made: another user's directory is never touched
         try:
             with open(os.path.join(root, "owner.pid")) as f:
                 if os.path.exists(f"/proc/{int(f.read())}"):

@@ -76,5 +76,8 @@ def test_a_killed_runs_state_root_is_reaped_by_the_next(tmp_path):
                         ("unrelated", dead.pid)):
         (tmp_path / name / "containers").mkdir(parents=True)
         (tmp_path / name / "owner.pid").write_text(str(owner))
+    (tmp_path / "vmvc-security-open").mkdir(mode=0o777)  # anyone could have made this one: not touched
+    os.chmod(tmp_path / "vmvc-security-open", 0o777)
+    (tmp_path / "vmvc-security-open" / "owner.pid").write_text(str(dead.pid))
     figures._reap_stale(str(tmp_path))
-    assert sorted(os.listdir(tmp_path)) == ["unrelated", "vmvc-security-live"]
+    assert sorted(os.listdir(tmp_path)) == ["unrelated", "vmvc-security-live", "vmvc-security-open"]

@@ -9,7 +9,8 @@ with gzip-compressed layers (what Docker Hub serves):
   incompressible assets (already-compressed media), and an application layer of many small files.
 
 The big image is generated deterministically (seeded PRNG, fixed mtimes) and cached, compressed, under
-the state root's ``bench-images/`` so later runs only upload it.
+the state root's ``bench-images/``, so later runs only upload it. Each image is there as ``:latest`` and
+as variants ``:v0``, ``:v1``… that differ in every layer (:meth:`Image.variant`), one per round.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def _content(rng: random.Random, vocab: list[bytes], size: int, kind: str) -> by
 _ZIPF = [1 / (rank + 1) for rank in range(3000)]
 
 
-def _layer_tar(name: str, files: int, size: int, kind: str, seed: int) -> bytes:
+def layer_body(name: str, files: int, size: int, kind: str, seed: int) -> bytes:
+    """A layer tar without its end-of-archive blocks (a variant's stamp goes there)."""
     rng = random.Random(f"vmvc-bench-{GEN}-{seed}")
     vocab = [bytes(rng.choices(b"abcdefghijklmnopqrstuvwxyz_{}();=\n", k=rng.randint(2, 10)))
              for _ in range(3000)]
@@ -87,6 +89,25 @@ def _layer_tar(name: str, files: int, size: int, kind: str, seed: int) -> bytes:
                 link = tarfile.TarInfo(f"{dirs[i % len(dirs)]}/l{i:05d}")
                 link.type, link.linkname, link.mtime = tarfile.SYMTYPE, f"f{i:05d}", 1_700_000_000
                 t.addfile(link)
+        return buf.getvalue()[:t.offset]
+
+
+def _body_of(tar: bytes) -> bytes:
+    """A whole layer tar minus its end-of-archive blocks."""
+    with tarfile.open(fileobj=io.BytesIO(tar), mode="r:") as t:
+        for _ in t:
+            pass
+        return tar[:t.offset]
+
+
+def _stamp(n: int) -> bytes:
+    """The end of variant ``n``'s layers: one small file saying ``n``, then the end-of-archive blocks."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        data = f"{n}\n".encode()
+        info = tarfile.TarInfo(".vmvc-bench-variant")
+        info.size, info.mode, info.mtime = len(data), 0o644, 1_700_000_000
+        t.addfile(info, io.BytesIO(data))
     return buf.getvalue()
 
 
@@ -101,46 +122,62 @@ def _sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def image_files(layer_tars: list[bytes], cmd: list[str]) -> tuple[bytes, list[bytes]]:
-    """(config, gzip layers) of an image made of ``layer_tars``."""
-    config = {"architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
-              "config": {"Cmd": cmd, "Env": ["PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
-              "rootfs": {"type": "layers", "diff_ids": [_sha(t) for t in layer_tars]}}
-    return json.dumps(config, separators=(",", ":")).encode(), [_gzip(t) for t in layer_tars]
+class Image:
+    """An image's layers, gzipped once; :meth:`variant` makes copies that differ in every layer (each
+    layer gets one more gzip member: a stamp file and the end blocks), so that every round of a benchmark
+    pulls layers no destination has seen, with nothing deleted in between. (Deleting a pulled image's
+    thousands of files right before the next pull makes the next one pay for it on some filesystems:
+    ext4 without a journal scans recently deleted inodes on every create.)"""
+
+    def __init__(self, bodies: list[bytes], cmd: list[str], gz: list[bytes] | None = None) -> None:
+        self.gz = gz or [_gzip(b) for b in bodies]
+        self.sha = [hashlib.sha256(b) for b in bodies]
+        self.cmd = cmd
+        self.mb = round(sum(len(b) for b in bodies) / 1e6, 1)
+
+    def variant(self, n: int) -> tuple[bytes, list[bytes]]:
+        """(config, gzip layers) of variant ``n``."""
+        stamp = _stamp(n)
+        stamp_gz = _gzip(stamp)
+        diff_ids = []
+        for h in self.sha:
+            h = h.copy()
+            h.update(stamp)
+            diff_ids.append("sha256:" + h.hexdigest())
+        config = {"architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+                  "config": {"Cmd": self.cmd, "Env": ["PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
+                  "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+        return json.dumps(config, separators=(",", ":")).encode(), [g + stamp_gz for g in self.gz]
 
 
-def big_image_files(cache: str | None = None) -> tuple[bytes, list[bytes]]:
-    """The ~100 MB application image, generated once and cached (config, gzip layers)."""
+def big_image(cache: str | None = None) -> Image:
+    """The ~100 MB application image, generated once and cached (gzip layer bodies)."""
     if cache is None:
         from runtime import paths
 
         cache = paths.subdir("bench-images")
     where = os.path.join(cache, f"{BIG}-gen{GEN}")
     try:
-        with open(os.path.join(where, "config.json"), "rb") as f:
-            config = f.read()
-        layers = []
+        gz = []
         for i in range(len(LAYERS)):
-            with open(os.path.join(where, f"layer-{i}.tar.gz"), "rb") as f:
-                layers.append(f.read())
-        return config, layers
+            with open(os.path.join(where, f"layer-{i}.gz"), "rb") as f:
+                gz.append(f.read())
+        return Image([gzip.decompress(g) for g in gz], ["sh"], gz)
     except FileNotFoundError:
         pass
-    config, layers = image_files([_layer_tar(*spec, seed=i) for i, spec in enumerate(LAYERS)], ["sh"])
+    image = Image([layer_body(*spec, seed=i) for i, spec in enumerate(LAYERS)], ["sh"])
     tmp = f"{where}.tmp-{os.getpid()}"
     os.makedirs(tmp, exist_ok=True)
-    for i, blob in enumerate(layers):
-        with open(os.path.join(tmp, f"layer-{i}.tar.gz"), "wb") as f:
+    for i, blob in enumerate(image.gz):
+        with open(os.path.join(tmp, f"layer-{i}.gz"), "wb") as f:
             f.write(blob)
-    with open(os.path.join(tmp, "config.json"), "wb") as f:
-        f.write(config)
     try:
         os.rename(tmp, where)
     except OSError:  # another run cached it first
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
-    return config, layers
+    return image
 
 
 def upload(registry_url: str, repo: str, config: bytes, layers: list[bytes], tag: str = "latest") -> str:
@@ -150,14 +187,15 @@ def upload(registry_url: str, repo: str, config: bytes, layers: list[bytes], tag
 
     ep = Endpoint(registry_url)
     scope = f"repository:{repo}:pull,push"
+    descs = [(b, _sha(b)) for b in [*layers, config]]
     try:
-        for blob in [*layers, config]:
-            if not _exists(ep, repo, _sha(blob), scope):
-                _upload(ep, repo, _sha(blob), blob, len(blob), scope)
+        for blob, digest in descs:
+            if not _exists(ep, repo, digest, scope):
+                _upload(ep, repo, digest, blob, len(blob), scope)
         manifest = json.dumps({
             "schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
-            "config": {"mediaType": DOCKER_CONFIG, "digest": _sha(config), "size": len(config)},
-            "layers": [{"mediaType": DOCKER_LAYER, "digest": _sha(b), "size": len(b)} for b in layers]},
+            "config": {"mediaType": DOCKER_CONFIG, "digest": descs[-1][1], "size": len(config)},
+            "layers": [{"mediaType": DOCKER_LAYER, "digest": d, "size": len(b)} for b, d in descs[:-1]]},
             separators=(",", ":")).encode()
         ep.request("PUT", f"/v2/{repo}/manifests/{tag}", {"Content-Type": DOCKER_MANIFEST}, manifest,
                    scope=scope, ok=(201, 200))
@@ -166,32 +204,30 @@ def upload(registry_url: str, repo: str, config: bytes, layers: list[bytes], tag
     return _sha(manifest)
 
 
-def busybox_files(workdir: str) -> tuple[bytes, list[bytes]]:
-    """vmvc's busybox as (config, gzip layers): the same bytes docker would pull for it."""
+def busybox(workdir: str) -> Image:
+    """vmvc's busybox (its layer gzipped, as a registry would serve it)."""
     seeder = private_store(os.path.join(workdir, "seeder"))
     image = seeder.resolve("busybox")
-    tars = []
+    bodies = []
     for diff_id in image.diff_ids:
         with seeder.open_layer_tar(diff_id) as f:
-            tars.append(f.read())
-    return image_files(tars, ["sh"])
-
-
-def megabytes(layers: list[bytes]) -> float:
-    """The image's size as ``docker images`` shows it: uncompressed layer bytes (each gzip member's
-    ISIZE trailer), in MB."""
-    return round(sum(int.from_bytes(b[-4:], "little") for b in layers) / 1e6, 1)
+            bodies.append(_body_of(f.read()))
+    return Image(bodies, ["sh"])
 
 
 @contextmanager
-def seeded_hub(workdir: str, big: bool = False):
-    """A registry with library/busybox (and library/app when ``big``); yields (registry, {image: MB})."""
+def seeded_hub(workdir: str, big: bool = False, variants: int = 1):
+    """A registry with library/busybox (and library/app when ``big``), each as ``:latest`` and as
+    ``:v0`` … ``:v<variants-1>``; yields (registry, {image: MB})."""
     from runtime.registry import LocalRegistry
 
     with LocalRegistry(os.path.join(workdir, "hub")) as hub:
         images = {}
-        todo = [("busybox", busybox_files(workdir))] + ([(BIG, big_image_files())] if big else [])
-        for name, (config, layers) in todo:
-            upload(hub.url, f"library/{name}", config, layers)
-            images[name] = megabytes(layers)
+        for name, image in [("busybox", busybox(workdir))] + ([(BIG, big_image())] if big else []):
+            for n in range(variants):
+                config, layers = image.variant(n)
+                upload(hub.url, f"library/{name}", config, layers, tag=f"v{n}")
+                if n == 0:
+                    upload(hub.url, f"library/{name}", config, layers)
+            images[name] = image.mb
         yield hub, images

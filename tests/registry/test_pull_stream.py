@@ -17,7 +17,7 @@ import time
 import pytest
 
 from benchmarks.netshape import ShapedProxy
-from benchmarks.suites._registry import _layer_tar, image_files, upload
+from benchmarks.suites._registry import Image, layer_body, upload
 from runtime.errors import VmvcError
 from runtime.registry import LocalRegistry, pull
 from tests.registry.conftest import fresh_store
@@ -32,11 +32,11 @@ SPECS = [("etc", 120, 3000, "text"), ("media", 3, 300_000, "random")]
 def app(tmp_path_factory):
     """A registry holding library/app: two gzip layers (Docker schema 2), as Docker Hub serves them."""
     tmp = tmp_path_factory.mktemp("app-hub")
-    tars = [_layer_tar(*spec, seed=i) for i, spec in enumerate(SPECS)]
-    config, layers = image_files(tars, ["sh"])
+    bodies = [layer_body(*spec, seed=i) for i, spec in enumerate(SPECS)]
+    config, layers = Image(bodies, ["sh"]).variant(0)
     with LocalRegistry(str(tmp / "hub")) as reg:
         reg.digest = upload(reg.url, "library/app", config, layers)
-        reg.tars, reg.layers = tars, layers
+        reg.bodies = bodies
         yield reg
 
 
@@ -74,7 +74,7 @@ def test_layers_stream_into_the_store_as_skopeo_sees_them(app, tmp_path):
     statuses = [ev["status"] for ev in said if ev.get("id")]
     assert statuses.count("Pull complete") == 2 and statuses.count("Verifying Checksum") == 2
     # a second image sharing the first layer fetches only what the store lacks
-    config, layers = image_files([app.tars[0], _layer_tar("more", 5, 100, "text", seed=9)], ["sh"])
+    config, layers = Image([app.bodies[0], layer_body("more", 5, 100, "text", seed=9)], ["sh"]).variant(0)
     upload(app.url, "library/app2", config, layers)
     said.clear()
     pull(store, f"{app.host}/library/app2:latest", config={}, progress=said.append)
@@ -90,8 +90,7 @@ def _corrupt_blob(reg, digest: str) -> None:
 
 
 def test_a_corrupted_layer_is_extracted_but_never_enters_the_store(tmp_path):
-    tars = [_layer_tar(*SPECS[0], seed=0)]
-    config, layers = image_files(tars, ["sh"])
+    config, layers = Image([layer_body(*SPECS[0], seed=0)], ["sh"]).variant(0)
     with LocalRegistry(str(tmp_path / "hub")) as reg:
         upload(reg.url, "library/bad", config, layers)
         _corrupt_blob(reg, "sha256:" + hashlib.sha256(layers[0]).hexdigest())

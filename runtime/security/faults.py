@@ -45,8 +45,9 @@ def _alive(engine) -> bool:
 
 
 def _left(before: dict, root: str) -> list[str]:
-    """What grew since ``before``, once the janitor had up to 10 s to remove cgroups off the loop."""
-    _until(lambda: not leftovers.grown(before, leftovers.snapshot(root)), 10)
+    """What grew since ``before``, once the janitor had up to 30 s (a loaded host) to remove cgroups off
+    the loop."""
+    _until(lambda: not leftovers.grown(before, leftovers.snapshot(root)), 30)
     return leftovers.grown(before, leftovers.snapshot(root))
 
 

@@ -195,3 +195,47 @@ def test_the_early_return_check_sees_one(tmp_path):
                       "def test_b():\n    def inner():\n        return 1\n    assert inner()\n\n"
                       "@given(st.integers())\ndef test_c(n):\n    if n:\n        return\n    assert not n\n")
     assert _early_returns(sample, root=tmp_path) == ["test_x.py:3 test_a"]
+
+
+OTHER_PYTHON = ROOT / "scripts" / "other-python.sh"
+
+
+def test_ci_runs_the_unit_tests_on_a_second_python_after_the_suite():
+    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+             if line.strip() and not line.strip().startswith("#")]
+    suite = next(i for i, line in enumerate(lines) if ".venv/bin/pytest" in line)
+    assert lines[suite + 1:] == ["bash scripts/other-python.sh"]
+
+
+def test_the_second_python_runs_the_private_internals_fallbacks():
+    """They are what a Python upgrade would break: none may carry a marker the second run leaves out."""
+    import subprocess
+
+    from tests import test_private_fallbacks as fallbacks
+
+    left_out = set(subprocess.run(["bash", str(OTHER_PYTHON), "--markers"], capture_output=True, text=True,
+                                  check=True, timeout=60).stdout.split())
+    assert {"root", "kvm", "qemu", "network_tools", "slow"} <= left_out
+    tests = [fn for name, fn in vars(fallbacks).items() if name.startswith("test_")]
+    assert len(tests) >= 8
+    marks = {m.name for fn in tests for m in getattr(fn, "pytestmark", [])}
+    marks |= {m.name for m in getattr(fallbacks, "pytestmark", [])}
+    assert not marks & left_out
+
+
+@pytest.mark.parametrize("ci, code, words", [("true", 1, "CI needs one"), ("", 0, "skipped")])
+def test_without_a_second_python_ci_fails_in_one_line(tmp_path, ci, code, words):
+    """No pyenv, no python3.1N or pypy3 on PATH: red under CI, a note outside it."""
+    import shutil
+    import subprocess
+
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    for tool in ("bash", "dirname", "ls", "sort", "cat", "sed"):
+        (bin_ / tool).symlink_to(shutil.which(tool))
+    env = {"PATH": str(bin_), "PYENV_ROOT": str(tmp_path / "no-pyenv"), "HOME": str(tmp_path), "CI": ci}
+    r = subprocess.run([str(bin_ / "bash"), str(OTHER_PYTHON)], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert r.returncode == code and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("other-python: no Python 3.11+")
+    assert words in r.stderr

@@ -33,7 +33,19 @@ import socket
 import stat
 
 from runtime.containers import trace
-from runtime.containers.mounts import open_in_root
+from runtime.containers.mounts import (
+    Bind,
+    BindNode,
+    CgroupMount,
+    Mkdir,
+    Mknod,
+    Mount,
+    Move,
+    Overlay,
+    Step,
+    Symlink,
+    open_in_root,
+)
 from runtime.images.overlay import mount_overlay
 from runtime.linux import capabilities
 from runtime.linux.syscalls import (
@@ -104,47 +116,43 @@ def namespace_flags(network: str) -> int:
 SYSTEM = ("proc", "dev", "sys")  # mounted ahead of time in a stem's staging dir, moved into the rootfs
 
 
-def system_plan(base: str, readonly: bool = True) -> list[tuple]:
+def system_plan(base: str, readonly: bool = True) -> list[Step]:
     """``/proc``, a tmpfs ``/dev`` with its nodes, devpts and shm, and read-only ``/sys``, mounted under
-    ``base`` -- as data: ``("mount", src, target, type, flags, data)``, ``("mkdir", path)``,
-    ``("mknod", path, major, minor)``, ``("symlink", to, path)``. A stem does this before it knows
-    its container (none of it depends on the image), then moves the three mounts into the rootfs."""
+    ``base`` -- as data (the steps of :mod:`runtime.containers.mounts`). A stem does this before it
+    knows its container (none of it depends on the image), then moves the three mounts into the rootfs."""
     at = lambda p: os.path.join(base, p.lstrip("/"))  # noqa: E731
-    steps: list[tuple] = [
-        ("mkdir", at("/proc")),
-        ("mount", "proc", at("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
-        ("mkdir", at("/dev")),
-        ("mount", "tmpfs", at("/dev"), "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"),
+    steps: list[Step] = [
+        Mkdir(at("/proc")),
+        Mount("proc", at("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC),
+        Mkdir(at("/dev")),
+        Mount("tmpfs", at("/dev"), "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"),
     ]
     if USERNS:  # rootless: mknod is refused in a user namespace; bind the host's nodes instead
-        steps += [("bindnode", f"/dev/{name}", at(f"/dev/{name}")) for name, _, _ in DEVICES]
+        steps += [BindNode(f"/dev/{name}", at(f"/dev/{name}")) for name, _, _ in DEVICES]
     else:
-        steps += [("mknod", at(f"/dev/{name}"), major, minor) for name, major, minor in DEVICES]
-    steps += [("symlink", target, at(f"/dev/{name}")) for name, target in DEV_LINKS]
+        steps += [Mknod(at(f"/dev/{name}"), major, minor) for name, major, minor in DEVICES]
+    steps += [Symlink(target, at(f"/dev/{name}")) for name, target in DEV_LINKS]
     pts = "newinstance,ptmxmode=0666,mode=0620"
     pts += ",gid=5" if not USERNS or mapped("gid", 5) else ""  # rootless: only a mapped gid
     steps += [
-        ("mkdir", at("/dev/pts")),
-        ("mount", "devpts", at("/dev/pts"), "devpts", MS_NOSUID | MS_NOEXEC, pts),
-        ("mkdir", at("/dev/shm")),
-        ("mount", "shm", at("/dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"),
+        Mkdir(at("/dev/pts")),
+        Mount("devpts", at("/dev/pts"), "devpts", MS_NOSUID | MS_NOEXEC, pts),
+        Mkdir(at("/dev/shm")),
+        Mount("shm", at("/dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"),
     ]
     return steps + sysfs_plan(base, readonly)
 
 
-def sysfs_plan(base: str, readonly: bool = True) -> list[tuple]:
+def sysfs_plan(base: str, readonly: bool = True) -> list[Step]:
     """``/sys``: read-only, except for ``--privileged``."""
     target = os.path.join(base, "sys")
     ro = MS_RDONLY if readonly else 0
-    return [
-        ("mkdir", target),
-        ("mount", "sysfs", target, "sysfs", ro | MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
-    ]
+    return [Mkdir(target), Mount("sysfs", target, "sysfs", ro | MS_NOSUID | MS_NODEV | MS_NOEXEC)]
 
 
-def host_cgroup_mounts(mounts_file: str = "/proc/self/mounts") -> list[tuple[str, str, str]]:
-    """``(path, fstype, options)`` of the host's cgroup mounts, ``options`` only what names the
-    hierarchy (its controllers, ``name=…``). Read once, in the spawner (module import below)."""
+def host_cgroup_mounts(mounts_file: str = "/proc/self/mounts") -> list[CgroupMount]:
+    """The host's cgroup mounts, ``options`` only what names the hierarchy (its controllers,
+    ``name=…``). Read once, in the spawner (module import below)."""
     try:
         with open(mounts_file) as f:
             lines = f.read().splitlines()
@@ -160,7 +168,7 @@ def host_cgroup_mounts(mounts_file: str = "/proc/self/mounts") -> list[tuple[str
         parts = line.split()
         if len(parts) >= 4 and parts[2] in ("cgroup", "cgroup2") and parts[1].startswith("/sys/fs/cgroup"):
             opts = [o for o in parts[3].split(",") if o in known or o.startswith("name=")]
-            found.append((parts[1], parts[2], ",".join(opts) or None))
+            found.append(CgroupMount(parts[1], parts[2], ",".join(opts) or None))
     return found
 
 
@@ -168,9 +176,7 @@ CGROUP_MOUNTS = host_cgroup_mounts()
 CGROUPFS_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
 
 
-def cgroupfs_plan(
-    base: str, mounts: list[tuple[str, str, str]] | None = None, readonly: bool = True
-) -> list[tuple]:
+def cgroupfs_plan(base: str, mounts: list[CgroupMount] | None = None, readonly: bool = True) -> list[Step]:
     """``/sys/fs/cgroup`` inside, as Docker has it: a tmpfs with each of the host's hierarchies mounted
     read-only below it (or the one cgroup2 mount on a pure v2 host). The stem has joined the
     container's cgroup in every hierarchy and then unshared its cgroup namespace, so each mount shows
@@ -181,26 +187,25 @@ def cgroupfs_plan(
     ro = (MS_RDONLY if readonly else 0) | CGROUPFS_FLAGS
     for path, fstype, options in mounts:  # pure v2 (another hierarchy nested in it is left out)
         if path == "/sys/fs/cgroup":
-            return [("mount", fstype, top, fstype, ro, options)]
-    steps: list[tuple] = [("mount", "tmpfs", top, "tmpfs", CGROUPFS_FLAGS, "mode=755,size=64k")]
+            return [Mount(fstype, top, fstype, ro, options)]
+    steps: list[Step] = [Mount("tmpfs", top, "tmpfs", CGROUPFS_FLAGS, "mode=755,size=64k")]
     for path, fstype, options in mounts:
         target = os.path.join(top, os.path.relpath(path, "/sys/fs/cgroup"))
-        steps += [("mkdir", target), ("mount", fstype, target, fstype, ro, options)]
-    return steps + [("mount", None, top, None, MS_BIND | MS_REMOUNT | ro, None)]
+        steps += [Mkdir(target), Mount(fstype, target, fstype, ro, options)]
+    return steps + [Mount(None, top, None, MS_BIND | MS_REMOUNT | ro)]
 
 
-def plan(cfg: dict, base: str) -> list[tuple]:
+def plan(cfg: dict, base: str) -> list[Step]:
     """The container's own steps at start: its overlay at ``base/root``, the staged system mounts
-    moved in (``("move", src, target)``), then ``-v`` bind mounts. Targets are host paths."""
+    moved in, then ``-v`` bind mounts. Targets are host paths."""
     root = os.path.join(base, "root")
     at = lambda p: os.path.join(root, p.lstrip("/"))  # noqa: E731
-    steps: list[tuple] = [
-        ("overlay", cfg["layers"], cfg["upper"], cfg["work"], root, bool(cfg.get("auto_remove")))
-    ]
+    throwaway = bool(cfg.get("auto_remove"))
+    steps: list[Step] = [Overlay(cfg["layers"], cfg["upper"], cfg["work"], root, throwaway)]
     for name in SYSTEM:
-        steps += [("mkdir", at(name)), ("move", os.path.join(base, name), at(name))]
+        steps += [Mkdir(at(name)), Move(os.path.join(base, name), at(name))]
     for vol in cfg.get("volumes", []):
-        steps.append(("bind", vol["host"], at(vol["container"]), vol["readonly"]))
+        steps.append(Bind(vol["host"], at(vol["container"]), vol["readonly"]))
     return steps
 
 
@@ -241,40 +246,42 @@ def _bind(sys_, source: str, target: str, readonly: bool, root: str | None = Non
         os.close(fd)
 
 
-def apply(sys_, steps: list[tuple]) -> None:
+def apply(sys_, steps: list[Step]) -> None:
     root = None  # once the rootfs is mounted, every target below it is resolved inside it
     for step in steps:
-        kind = step[0]
-        if kind == "overlay":
-            mount_rootfs(sys_, *step[1:])
+        kind = type(step)
+        if kind is Overlay:
+            mount_rootfs(sys_, *step)
             trace.stamp("overlay")
-            root = step[4]
+            root = step.target
             if NODEV:
                 sys_.mount(None, root, None, MS_BIND | MS_REMOUNT | MS_NODEV)
-        elif kind == "mount":
-            sys_.mount(*step[1:])
-        elif kind == "move" and root:
-            fd = _in_root(root, step[2], "dir")
+        elif kind is Mount:
+            sys_.mount(*step)
+        elif kind is Move and root:
+            fd = _in_root(root, step.target, "dir")
             try:
-                sys_.mount(step[1], f"/proc/self/fd/{fd}", None, MS_MOVE)
+                sys_.mount(step.source, f"/proc/self/fd/{fd}", None, MS_MOVE)
             finally:
                 os.close(fd)
-        elif kind == "move":
-            sys_.mount(step[1], step[2], None, MS_MOVE)
-        elif kind == "mkdir" and root:
-            os.close(_in_root(root, step[1], "dir"))
-        elif kind == "mkdir":
-            os.makedirs(step[1], exist_ok=True)
-        elif kind == "mknod":
-            os.mknod(step[1], 0o666 | stat.S_IFCHR, os.makedev(step[2], step[3]))
-            os.chmod(step[1], 0o666)
-        elif kind == "symlink":
-            os.symlink(step[1], step[2])
-        elif kind == "bindnode":  # rootless: an empty file with the host's node bound on it
-            os.close(os.open(step[2], os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o666))
-            sys_.mount(step[1], step[2], None, MS_BIND)
-        elif kind == "bind":
-            _bind(sys_, *step[1:], root=root)
+        elif kind is Move:
+            sys_.mount(step.source, step.target, None, MS_MOVE)
+        elif kind is Mkdir and root:
+            os.close(_in_root(root, step.path, "dir"))
+        elif kind is Mkdir:
+            os.makedirs(step.path, exist_ok=True)
+        elif kind is Mknod:
+            os.mknod(step.path, 0o666 | stat.S_IFCHR, os.makedev(step.major, step.minor))
+            os.chmod(step.path, 0o666)
+        elif kind is Symlink:
+            os.symlink(step.to, step.path)
+        elif kind is BindNode:  # rootless: an empty file with the host's node bound on it
+            os.close(os.open(step.target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o666))
+            sys_.mount(step.source, step.target, None, MS_BIND)
+        elif kind is Bind:
+            _bind(sys_, *step, root=root)
+        else:
+            raise TypeError(f"not a mount plan step: {step!r}")
 
 
 def pivot(sys_, root: str) -> None:

@@ -14,6 +14,12 @@ with ``mkdirat``/``openat`` relative to the directory fd already resolved.
 
 >>> fd = open_in_root("/var/lib/vmvc/c1/root", "/vol/sub/x", create="file")
 >>> sys_.mount("/tmp/hostfile", f"/proc/self/fd/{fd}", None, MS_BIND)  # doctest: +SKIP
+
+The steps of a mount plan are records here too (:class:`Mount`, :class:`Bind`, ...): the plans
+(:func:`runtime.containers.init.plan` and its siblings) are pure data, so the mount logic is
+unit-tested without mounting anything, and :func:`runtime.containers.init.apply` dispatches on a
+step's type. Named tuples, so a step still unpacks into the call it stands for
+(``sys_.mount(*step)``) and costs what a plain tuple costs.
 """
 
 from __future__ import annotations
@@ -21,6 +27,38 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections import namedtuple
+
+
+def _record(name: str, fields: str, doc: str, defaults: tuple = ()) -> type:
+    """A named tuple with a docstring (``collections.namedtuple``: ``typing`` would add ~2 ms to the
+    spawner's start, which imports nothing else of it)."""
+    cls = namedtuple(name, fields, defaults=defaults, module=__name__)
+    cls.__doc__ = doc
+    return cls
+
+
+# the steps of a mount plan
+Mkdir = _record("Mkdir", "path",
+                "A directory (and its parents) at ``path``; inside the rootfs once it is mounted.")
+Mount = _record("Mount", "source target fstype flags data",
+                "``mount(2)`` as it is called: ``sys_.mount(*step)``.", defaults=(None,))
+Mknod = _record("Mknod", "path major minor", "A character device node, mode 0666.")
+Symlink = _record("Symlink", "to path", "A symlink at ``path`` pointing to ``to``.")
+BindNode = _record("BindNode", "source target",
+                   "Rootless: a host device node bound on an empty file (no ``mknod`` in a user namespace).")
+Overlay = _record("Overlay", "layers upper work target throwaway",
+                  "The image's ``layers`` under the container's ``upper`` dir, mounted at ``target``; "
+                  "``throwaway`` for a ``--rm`` container (see ``init.mount_rootfs``).")
+Move = _record("Move", "source target", "A staged mount moved to ``target`` (``MS_MOVE``) inside the rootfs.")
+Bind = _record("Bind", "source target readonly",
+               "A ``-v`` volume: ``source`` on the host bound at ``target`` inside the rootfs.")
+Step = tuple  # for annotations: any one of the records above
+
+CgroupMount = _record("CgroupMount", "path fstype options",
+                      "One of the host's cgroup hierarchies: where it is mounted, ``cgroup``/``cgroup2``, "
+                      "and the mount options that name it (controllers, ``name=…``), None if none do.")
+
 
 MAX_SYMLINKS = 40  # the kernel's own limit (ELOOP)
 _PATH = os.O_PATH | os.O_CLOEXEC | os.O_NOFOLLOW

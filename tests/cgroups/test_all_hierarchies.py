@@ -7,6 +7,7 @@ import os
 
 from runtime.cgroups.v1 import V1
 from runtime.containers import init
+from runtime.containers.mounts import Mkdir, Mount
 from runtime.linux.syscalls import MS_BIND, MS_RDONLY, MS_REMOUNT
 
 
@@ -70,21 +71,23 @@ HYBRID = [("/sys/fs/cgroup/cpu", "cgroup", "cpu"), ("/sys/fs/cgroup/systemd", "c
 
 def test_sys_fs_cgroup_inside_is_a_read_only_tmpfs_of_read_only_hierarchies():
     steps = init.cgroupfs_plan("/s", HYBRID)
-    assert steps[0][:4] == ("mount", "tmpfs", "/s/sys/fs/cgroup", "tmpfs")
-    mounts = [(s[2], s[3], s[5]) for s in steps[1:] if s[0] == "mount" and s[1]]
+    assert (steps[0].source, steps[0].target, steps[0].fstype) == ("tmpfs", "/s/sys/fs/cgroup", "tmpfs")
+    assert set(map(type, steps)) == {Mount, Mkdir}
+    mounts = [(s.target, s.fstype, s.data) for s in steps[1:] if type(s) is Mount and s.source]
     assert mounts == [("/s/sys/fs/cgroup/cpu", "cgroup", "cpu"),
                       ("/s/sys/fs/cgroup/systemd", "cgroup", "name=systemd"),
                       ("/s/sys/fs/cgroup/unified", "cgroup2", None)]
-    assert all(s[4] & MS_RDONLY for s in steps[1:] if s[0] == "mount")
-    assert steps[-1] == ("mount", None, "/s/sys/fs/cgroup", None, steps[-1][4], None)
-    assert steps[-1][4] & (MS_BIND | MS_REMOUNT | MS_RDONLY) == MS_BIND | MS_REMOUNT | MS_RDONLY
+    assert all(s.flags & MS_RDONLY for s in steps[1:] if type(s) is Mount)
+    assert steps[-1] == Mount(None, "/s/sys/fs/cgroup", None, steps[-1].flags, None)
+    assert steps[-1].flags & (MS_BIND | MS_REMOUNT | MS_RDONLY) == MS_BIND | MS_REMOUNT | MS_RDONLY
 
 
 def test_pure_v2_mounts_the_one_hierarchy_read_only_and_privileged_writable():
     (step,) = init.cgroupfs_plan("/s", [("/sys/fs/cgroup", "cgroup2", None)])
-    assert step[:4] == ("mount", "cgroup2", "/s/sys/fs/cgroup", "cgroup2") and step[4] & MS_RDONLY
+    assert (step.source, step.target, step.fstype) == ("cgroup2", "/s/sys/fs/cgroup", "cgroup2")
+    assert step.flags & MS_RDONLY
     (step,) = init.cgroupfs_plan("/s", [("/sys/fs/cgroup", "cgroup2", None)], readonly=False)
-    assert not step[4] & MS_RDONLY
+    assert type(step) is Mount and not step.flags & MS_RDONLY
 
 
 def test_the_host_mount_table_is_read_with_hierarchy_options_only(tmp_path):

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from runtime.containers import init, logs, wire
+from runtime.containers.mounts import Bind, Mknod, Mount, Move, Overlay
 from runtime.containers.spec import Spec, Volume, parse_cpus, parse_memory, parse_volume, process
 from runtime.containers.state import Containers
 from runtime.errors import Conflict, NotFound, VmvcError
@@ -184,7 +185,7 @@ def _cfg(tmp_path, **kw):
 def test_system_mounts_are_dockers_in_order(tmp_path):
     base = str(tmp_path)
     steps = init.system_plan(base)
-    mounts = [(s[3], s[2].removeprefix(base)) for s in steps if s[0] == "mount"]
+    mounts = [(s.fstype, s.target.removeprefix(base)) for s in steps if type(s) is Mount]
     assert mounts == [
         ("proc", "/proc"),
         ("tmpfs", "/dev"),
@@ -192,11 +193,11 @@ def test_system_mounts_are_dockers_in_order(tmp_path):
         ("tmpfs", "/dev/shm"),
         ("sysfs", "/sys"),
     ]
-    sysfs = next(s for s in steps if s[0] == "mount" and s[3] == "sysfs")
-    assert sysfs[4] & 1  # MS_RDONLY
-    devpts = next(s for s in steps if s[0] == "mount" and s[3] == "devpts")
-    assert "newinstance" in devpts[5]
-    nodes = [s[1].rsplit("/", 1)[1] for s in steps if s[0] == "mknod"]
+    sysfs = next(s for s in steps if type(s) is Mount and s.fstype == "sysfs")
+    assert sysfs.flags & 1  # MS_RDONLY
+    devpts = next(s for s in steps if type(s) is Mount and s.fstype == "devpts")
+    assert "newinstance" in devpts.data
+    nodes = [s.path.rsplit("/", 1)[1] for s in steps if type(s) is Mknod]
     assert nodes == ["null", "zero", "full", "random", "urandom", "tty"]
 
 
@@ -205,10 +206,10 @@ def test_start_plan_mounts_the_image_then_moves_the_system_mounts_in(tmp_path):
     steps = init.plan(
         _cfg(tmp_path, volumes=[{"host": "/srv", "container": "/data", "readonly": True}]), base
     )
-    assert steps[0] == ("overlay", ["/l1", "/l0"], "/u", "/w", f"{base}/root", False)
-    moves = [(s[1], s[2]) for s in steps if s[0] == "move"]
+    assert steps[0] == Overlay(["/l1", "/l0"], "/u", "/w", f"{base}/root", throwaway=False)
+    moves = [(s.source, s.target) for s in steps if type(s) is Move]
     assert moves == [(f"{base}/{d}", f"{base}/root/{d}") for d in ("proc", "dev", "sys")]
-    assert steps[-1] == ("bind", "/srv", f"{base}/root/data", True)
+    assert steps[-1] == Bind("/srv", f"{base}/root/data", readonly=True)
 
 
 def test_harden_masks_and_protects_dockers_paths(tmp_path):

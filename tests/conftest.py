@@ -140,7 +140,9 @@ def _stop_spawners(scope) -> None:
 
     for root in spawner_roots(scope):
         if os.path.isdir(root):
-            Engine(root).shutdown()
+            engine = Engine(root)
+            engine.list()  # containers that outlived their spawner are adopted, so shutdown stops them
+            engine.shutdown()
 
 
 @pytest.fixture

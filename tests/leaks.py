@@ -136,14 +136,15 @@ def processes(scope: Scope) -> dict[int, str]:
 
 
 def spawner_roots(scope: Scope) -> set[str]:
-    """State roots of the run whose spawner is up (its command line ends in the root)."""
+    """State roots of the run whose spawner or keeper is up (the root follows the module or script in
+    the command line). A keeper without a spawner keeps containers that outlived their spawner."""
     roots = set()
     for p in psutil.process_iter(["cmdline"]):
         args = p.info["cmdline"] or []
-        if "runtime.containers.spawner" in args[:-1]:
-            root = args[args.index("runtime.containers.spawner") + 1]
-            if scope.owns(root):
-                roots.add(root)
+        for i, arg in enumerate(args[:-1]):
+            if arg == "runtime.containers.spawner" or arg.endswith("/runtime/containers/keeper.py"):
+                if scope.owns(args[i + 1]):
+                    roots.add(args[i + 1])
     return roots
 
 

@@ -164,8 +164,17 @@ class SpawnerClient:
             return False
 
     def launch(self) -> None:
-        """Start this root's spawner and wait until it serves (or find that one already does)."""
+        """Start this root's spawner and wait until it serves (or find that one already does). The
+        root's keeper (:mod:`runtime.containers.keeper`) forks it if there is one; otherwise a new
+        keeper is double-forked with the spawner under it (so neither is the caller's child)."""
+        from runtime.containers import keeper
+
         r, w = os.pipe()
+        argv = [sys.executable, "-m", "runtime.containers.spawner", self.table.root]
+        if keeper.ask(self.table.root, w, argv):
+            os.close(w)
+            self._await_launch(r)
+            return
         log = os.open(
             os.path.join(self.table.root, "spawner.log"),
             os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
@@ -176,25 +185,7 @@ class SpawnerClient:
             from runtime.rootless.launch import UserNamespace
 
             userns = UserNamespace(os.path.dirname(self.table.root))
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setsid()
-                if userns is not None:
-                    userns.enter()
-                if os.fork() == 0:
-                    null = os.open(os.devnull, os.O_RDONLY)
-                    os.dup2(null, 0)
-                    os.dup2(log, 1)
-                    os.dup2(log, 2)
-                    os.set_inheritable(w, True)
-                    os.chdir("/")  # a long-lived process must not pin the caller's directory
-                    os.execv(
-                        sys.executable,
-                        [sys.executable, "-m", "runtime.containers.spawner", self.table.root, str(w)],
-                    )
-            finally:
-                os._exit(0)
+        pid = keeper.launch(self.table.root, w, [*argv, str(w)], log, userns.enter if userns else None)
         os.close(w)
         os.close(log)
         if userns is not None:
@@ -204,6 +195,9 @@ class SpawnerClient:
                 os.close(r)
                 raise
         os.waitpid(pid, 0)
+        self._await_launch(r)
+
+    def _await_launch(self, r: int) -> None:
         deadline = time.monotonic() + LAUNCH_TIMEOUT
         try:
             import select

@@ -309,8 +309,11 @@ class Engine:
                 os.close(pidfd)
         for _ in range(500):  # the spawner removes its socket on the way out
             if not os.path.exists(self.table.socket_path):
-                return
+                break
             time.sleep(0.01)
+        from runtime.containers import keeper
+
+        keeper.wait_gone(self.table.root)  # with nothing left to reap, the root's keeper exits too
 
 
 __all__ = ["Engine", "RunResult", "Spec", "RUNNING"]

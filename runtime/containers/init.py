@@ -14,6 +14,11 @@ inside the container's cgroup (see :mod:`runtime.containers.spawner`). In order:
 4. hostname, user, working dir, the seccomp filter (:mod:`runtime.security.seccomp`, compiled once
    in the spawner), ``execve``.
 
+A container outlives its spawner (live restore): its stdout and stderr are FIFOs in its directory
+(:func:`open_fifos`) and it drops ``PR_SET_PDEATHSIG`` right before ``execve``
+(:func:`rearm_death_signal`); a ``-t`` container (whose pty master is the spawner's) and an ``exec``
+keep it, and so does a stem until then.
+
 Every child forked from the spawner (stem or ``exec``) is made non-dumpable first thing
 (:func:`child_prologue`), see :func:`join_container` for why.
 
@@ -346,12 +351,18 @@ def resolve_user(user: str) -> tuple[int, int, list[int]]:
     return uid, gid, [gid]
 
 
-def rearm_death_signal(sys_, ctl, parent: int) -> None:
-    """Set PR_SET_PDEATHSIG=SIGKILL again (``setuid``/``setgid`` clear it, so a ``-u`` container
-    would outlive a killed spawner), then make sure the spawner did not die before that: the
-    parent pid changed, or the spawner's end of ``ctl`` hung up. (A stem is PID 1 of its PID
-    namespace, where ``getppid()`` is 0 either way, so the socket is the check that counts.)"""
-    sys_.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def rearm_death_signal(sys_, ctl, parent: int, sig: int = signal.SIGKILL) -> None:
+    """Set the parent-death signal for the last time before ``execve``, then make sure the spawner
+    did not die before that: the parent pid changed, or the spawner's end of ``ctl`` hung up. (A stem
+    is PID 1 of its PID namespace, where ``getppid()`` is 0 either way, so the socket is the check
+    that counts.)
+
+    ``SIGKILL`` for what must die with the spawner: an ``exec``'d process and a ``-t`` container, whose
+    stdio is the spawner's (a pipe or a pty master); set again because ``setuid``/``setgid`` clear it.
+    ``0`` for a container that outlives it (live restore, :mod:`runtime.containers.keeper`): its
+    output goes to FIFOs that need nobody. Dropped only now, so a stem that has not exec'd still dies
+    with the spawner; the check that follows catches a spawner that died just before."""
+    sys_.prctl(PR_SET_PDEATHSIG, sig)
     hung_up = False
     if ctl is not None:
         import select
@@ -367,8 +378,9 @@ def privileged(process: dict) -> bool:
     return bool((process.get("security") or {}).get("privileged"))
 
 
-def finish_and_exec(sys_, process: dict, prepared: bool = False, ctl=None) -> None:
-    """Drop privileges the way docker does and ``execve``. Never returns."""
+def finish_and_exec(sys_, process: dict, prepared: bool = False, ctl=None, survive: bool = False) -> None:
+    """Drop privileges the way docker does and ``execve``. Never returns. ``survive``: the process
+    outlives the spawner (see :func:`rearm_death_signal`)."""
     parent = os.getppid()
     if privileged(process):
         keep = capabilities.permitted()  # every capability the engine has: --privileged
@@ -400,7 +412,7 @@ def finish_and_exec(sys_, process: dict, prepared: bool = False, ctl=None) -> No
         signal.signal(sig, signal.SIG_DFL)
     args = process["args"]
     confine(sys_, process.get("security"))
-    rearm_death_signal(sys_, ctl, parent)
+    rearm_death_signal(sys_, ctl, parent, 0 if survive else signal.SIGKILL)
     trace.stamp("exec")
     trace.send(ctl)  # the start's trace (runtime.containers.trace): one message, then execve
     try:
@@ -424,6 +436,40 @@ def confine(sys_, security: dict | None) -> None:
             sys_.seccomp(prog)
     except (OSError, ValueError) as e:
         raise StartError(f"container init failed: loading the seccomp filter: {e}") from None
+
+
+FIFOS = ("stdout.fifo", "stderr.fifo")
+"""A container's stdout and stderr, in its (root-only) directory: see :func:`open_fifos`."""
+FIFO_SIZE = int(os.environ.get("VMVC_FIFO_SIZE", 0))
+"""Bytes each FIFO buffers (``F_SETPIPE_SZ``; 0: the kernel's 64 KiB). Only needed while no spawner
+reads them, and every byte of it counts against root's pipe budget (``/proc/sys/fs/pipe-user-pages-soft``,
+64 MiB), past which every pipe root's processes make gets a single page: at 1 MiB per FIFO that would
+happen with 32 containers running, so the default stays what the pipes it replaces had."""
+F_SETPIPE_SZ = 1031
+
+
+def open_fifos(paths: list[str]) -> list[int]:
+    """The container's stdout and stderr: FIFOs opened ``O_RDWR`` (made if missing), so they always
+    have a reader -- the container itself -- and a write never fails: with no spawner reading, it
+    blocks once the buffer is full, as under docker's blocking log mode. The spawner (and the next
+    one) opens them ``O_RDONLY`` by path; no process has to hold them for the container to survive.
+    Opened before ``pivot_root``: they are host paths."""
+    fds = []
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            os.mkfifo(path, 0o600)
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fds.append(fd)
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            raise StartError(f"container init failed: {path} is not a FIFO")
+        if FIFO_SIZE:
+            try:
+                fcntl.fcntl(fd, F_SETPIPE_SZ, FIFO_SIZE)
+            except OSError:
+                pass  # past the user's pipe budget: the default size
+    return fds
 
 
 def stdio(stdin: int | None, stdout: int, stderr: int) -> None:
@@ -525,7 +571,10 @@ def start_container(
     base = cfg["rootfs"]
     if privileged(cfg["process"]) and not PRIVILEGED:
         raise StartError("--privileged needs a privileged stem; this one dropped its capabilities")
+    survive = not cfg.get("tty")  # a -t container's pty master is the spawner's: it dies with it
     try:
+        if survive and cfg.get("fifos"):
+            stdout, stderr = open_fifos(cfg["fifos"])
         if cfg["network"] == "host":
             rw = privileged(cfg["process"])
             sys_.setns(host_netns, CLONE_NEWNET)
@@ -543,11 +592,13 @@ def start_container(
         raise
     except OSError as e:
         raise StartError(f"container init failed: {e}") from None
-    io_and_exec(sys_, ctl, cfg, stdin, stdout, stderr, prepared=True)
+    io_and_exec(sys_, ctl, cfg, stdin, stdout, stderr, prepared=True, survive=survive)
 
 
-def io_and_exec(sys_, ctl, cfg: dict, stdin, stdout: int, stderr: int, prepared: bool) -> None:
-    """The last steps of both a start and an exec: stdio (pipes or a pty), privileges, ``execve``."""
+def io_and_exec(
+    sys_, ctl, cfg: dict, stdin, stdout: int, stderr: int, prepared: bool, survive: bool = False
+) -> None:
+    """The last steps of both a start and an exec: stdio (pipes, FIFOs or a pty), privileges, ``execve``."""
     try:
         if cfg.get("tty"):
             tty_stdio(ctl)
@@ -556,7 +607,7 @@ def io_and_exec(sys_, ctl, cfg: dict, stdin, stdout: int, stderr: int, prepared:
     except OSError as e:
         what = "a terminal" if cfg.get("tty") else "stdio"
         raise StartError(f"container init failed: setting up {what}: {e}") from None
-    finish_and_exec(sys_, cfg["process"], prepared=prepared, ctl=ctl)
+    finish_and_exec(sys_, cfg["process"], prepared=prepared, ctl=ctl, survive=survive)
 
 
 def join_container(
@@ -604,7 +655,8 @@ def join_container(
 
 
 def child_prologue(sys_, keep: list[int]) -> None:
-    """First thing after fork: die with the spawner, close every fd the child does not need."""
+    """First thing after fork: die with the spawner (a container stops doing so only right before
+    its ``execve``), close every fd the child does not need."""
     sys_.prctl(PR_SET_DUMPABLE, 0)  # before anything else: no ptrace or /proc/<pid>/mem of a spawner copy
     sys_.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     keep_fds(keep)
@@ -612,7 +664,7 @@ def child_prologue(sys_, keep: list[int]) -> None:
 
 def keep_fds(keep: list[int]) -> None:
     low = 3
-    for fd in sorted(set(k for k in keep if k >= 3)):
+    for fd in sorted(set(k for k in keep if k is not None and k >= 3)):
         if fd > low:
             os.closerange(low, fd)
         low = fd + 1

@@ -46,9 +46,9 @@ INITIAL = {
 }
 
 
-def now() -> str:
-    """RFC 3339 with nanoseconds, UTC, as docker writes times."""
-    ns = time.time_ns()
+def now(ns: int | None = None) -> str:
+    """RFC 3339 with nanoseconds, UTC, as docker writes times (of ``ns`` since the epoch if given)."""
+    ns = time.time_ns() if ns is None else ns
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 10**9:09d}Z"
 
 

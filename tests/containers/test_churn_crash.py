@@ -38,6 +38,8 @@ def _gone(pid: int, timeout: float = 10.0) -> bool:
 
 
 def test_kill_9_of_the_spawner_then_restart_is_consistent(engine, no_leaks):
+    """Containers outlive a killed spawner (live restore); a new engine adopts them, and stopping
+    them afterwards leaves the host as it was."""
     from runtime.cgroups import manager
     from runtime.containers import Engine
 
@@ -50,14 +52,21 @@ def test_kill_9_of_the_spawner_then_restart_is_consistent(engine, no_leaks):
     spawner = engine.spawner.request({"op": "ping"})["pid"]
     os.kill(spawner, signal.SIGKILL)
     assert _gone(spawner)
-    for pid in pids:
-        assert _gone(pid)  # containers die with their spawner
-    fresh = Engine()  # a new engine (no spawner yet) already reports the truth
-    records = fresh.list(all=True)
-    assert [r.name for r in records] == ["kept"]
+    assert not any(_gone(pid, timeout=0.2) for pid in pids)  # containers outlive their spawner
+    fresh = Engine()  # a new engine (no spawner yet) reports the truth and starts one to adopt them
+    assert sorted(r.name for r in fresh.list()) == ["gone", "kept"]
+    assert fresh.spawner.request({"op": "ping"})["running"] == 2
+    fresh.kill("gone")
+    assert fresh.wait(gone, condition="removed") == 137  # an adopted --rm container is removed on exit
+    assert fresh.stop("kept", timeout=0)
     st = fresh.inspect("kept")["State"]
-    assert st["Status"] == "exited" and not st["Running"] and st["Pid"] == 0
+    assert st["Status"] == "exited" and not st["Running"] and st["Pid"] == 0 and st["ExitCode"] == 137
+    assert [r.name for r in fresh.list(all=True)] == ["kept"]
+    assert all(_gone(pid) for pid in pids)
     cg = manager()
+    deadline = time.monotonic() + 10
+    while any(cg.exists(name) for name in cgroups) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the janitor removes them
     assert not any(cg.exists(name) for name in cgroups)
     assert fresh.run(Spec("busybox", ["echo", "again"], auto_remove=True)).stdout == b"again\n"
     fresh.start("kept")  # and the old container can start again
@@ -66,13 +75,15 @@ def test_kill_9_of_the_spawner_then_restart_is_consistent(engine, no_leaks):
     fresh.shutdown()
 
 
-def test_kill_9_of_the_spawner_then_a_start_recovers(engine, no_leaks):
+def test_kill_9_of_the_spawner_then_a_start_adopts(engine, no_leaks):
     cid = engine.create(Spec("busybox", ["sleep", "60"]))
     engine.start(cid)
     spawner = engine.spawner.request({"op": "ping"})["pid"]
     os.kill(spawner, signal.SIGKILL)
     assert _gone(spawner)
-    r = engine.run(Spec("busybox", ["true"], auto_remove=True))  # starts a new spawner, which recovers
+    r = engine.run(Spec("busybox", ["true"], auto_remove=True))  # starts a new spawner, which adopts
     assert r.exit_code == 0
+    assert engine.table.load(cid).status == "running"
+    assert engine.stop(cid, timeout=0)
     assert engine.table.load(cid).status == "exited"
     engine.remove(cid)

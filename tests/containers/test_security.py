@@ -156,8 +156,8 @@ def test_open_in_root_never_leaves_the_root(tmp_path, monkeypatch, kernel):
         mounts.open_in_root(str(root), "/missing")
 
 
-# -- 3. a container with -u dies with its spawner -------------------------------------------------------
-def test_a_container_run_as_another_user_dies_with_its_spawner(engine):
+# -- 3. a container with -u outlives its spawner like any other; with -t it dies with it ------------
+def test_a_container_run_as_another_user_is_adopted_and_a_tty_one_dies_with_its_spawner(engine):
     import signal
 
     from runtime.cgroups import manager
@@ -166,19 +166,25 @@ def test_a_container_run_as_another_user_dies_with_its_spawner(engine):
 
     cid = engine.create(Spec("busybox", ["sleep", "60"], user="1000"))
     engine.start(cid)
-    pid = engine.inspect(cid)["State"]["Pid"]
-    with open(f"/proc/{pid}/status") as f:
-        assert "Uid:\t1000\t" in f.read()  # setuid happened (it clears the parent-death signal)
-    cgroup = engine.inspect(cid)["Vmvc"]["Cgroup"]
+    term = engine.create(Spec("busybox", ["sleep", "60"], user="1000", tty=True))
+    engine.start(term)
+    pid, tty_pid = (engine.inspect(c)["State"]["Pid"] for c in (cid, term))
+    for p in (pid, tty_pid):
+        with open(f"/proc/{p}/status") as f:
+            assert "Uid:\t1000\t" in f.read()  # setuid happened (it clears the parent-death signal)
+    cgroups = [engine.inspect(c)["Vmvc"]["Cgroup"] for c in (cid, term)]
     spawner = engine.spawner.request({"op": "ping"})["pid"]
     os.kill(spawner, signal.SIGKILL)
     assert _gone(spawner)
-    assert _gone(pid)  # the container is not left running as an orphan
+    assert _gone(tty_pid)  # -t: the death signal was set again after setuid, so it is not left running
+    assert not _gone(pid, timeout=0.2)  # live restore: the rest outlive it...
     fresh = Engine()
-    assert fresh.inspect(cid)["State"]["Status"] == "exited"
-    fresh.remove(cid)
+    assert fresh.inspect(cid)["State"]["Running"]  # ...and are adopted
+    assert fresh.inspect(term)["State"]["Status"] == "exited"
+    fresh.remove(cid, force=True)
+    fresh.remove(term)
     fresh.shutdown()
-    assert not manager().exists(cgroup)
+    assert not any(manager().exists(c) for c in cgroups)
 
 
 # -- 4. errors after pivot_root carry a message ---------------------------------------------------------
@@ -222,6 +228,11 @@ def test_the_death_signal_is_set_again_right_before_exec(monkeypatch):
     with pytest.raises(init.StartError):
         init.finish_and_exec(fake, {"args": ["x"], "env": [], "cwd": "/", "user": "1000"}, prepared=True)
     assert fake.calls[-2:] == [("prctl", PR_SET_PDEATHSIG, 9, 0, 0, 0), ("execve",)]
+    fake.calls.clear()  # a container that outlives the spawner (live restore) drops it instead
+    with pytest.raises(init.StartError):
+        init.finish_and_exec(fake, {"args": ["x"], "env": [], "cwd": "/", "user": "1000"}, prepared=True,
+                             survive=True)
+    assert fake.calls[-2:] == [("prctl", PR_SET_PDEATHSIG, 0, 0, 0, 0), ("execve",)]
 
 
 # -- 6. docker's flag semantics ------------------------------------------------------------------------

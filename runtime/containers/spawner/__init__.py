@@ -6,7 +6,7 @@ needs it), imports everything a start needs, and then serves requests on a unix 
 ``selectors`` loop: start, attach, wait, stop, kill, exec, shutdown. It is also each container's
 monitor: it pumps output into the json-file log and to attached clients, reaps exits, records exit
 codes and ``OOMKilled``, removes cgroups and ``--rm`` containers. Per running container it keeps a
-few fds and a small object, nothing else (no shim process).
+few fds and a small object, nothing else (no shim process); they outlive it (live restore, below).
 
 Why a start is fast. Everything that does not depend on the container is done before it is asked
 for, off the critical path:
@@ -39,45 +39,53 @@ and exits are events of the one loop, each with a timeout (:mod:`.supervise`); o
 turns and within a budget, so a flooding container neither takes the spawner's CPU nor delays
 other starts; every start is traced step by step at no measurable cost (:mod:`runtime.containers.trace`).
 
-If the spawner dies, every container dies with it (``PR_SET_PDEATHSIG``): the next spawner takes
-the lock, finds containers recorded as running, removes their cgroups and marks them exited
-(:mod:`runtime.containers.recovery`).
+Live restore (issue 10). As with dockerd's ``live-restore``, running containers and their output
+survive the spawner's death -- ``kill -9``, a crash, ``SIGTERM`` -- and are adopted by the next one,
+without a shim per container, so density stays where it is. Four pieces:
 
-Live restore (designed, not built yet; issue 10). As dockerd's ``live-restore``, running containers
-and their output should survive the spawner's death and be adopted by the next one -- without a
-shim per container, so density stays where it is. What keeps them from surviving today, and how
-each would change:
+1. *Death signal.* Everything the spawner forks gets ``PR_SET_PDEATHSIG``. A container's init drops it
+   right before ``execve`` and then checks that the spawner is still there (its control socket has
+   not hung up): a stem that has not exec'd dies with the spawner, a start the spawner died in never
+   runs (:func:`runtime.containers.init.rearm_death_signal`). ``exec``'d processes keep it (their
+   pipes are the spawner's), and so do ``-t`` containers: their pty master is the spawner's, and
+   without a process to hold it their terminal would hang up anyway, so they are killed with the
+   spawner and recorded as exited with a message that says why.
+2. *Output.* stdout and stderr are two FIFOs in the container's root-only directory (made with the
+   slot, off the start path). The container opens each ``O_RDWR`` and makes it its stdout/stderr, so
+   a reader always exists (the container itself) and a write never fails: with no spawner it blocks
+   once the FIFO's buffer is full, the back-pressure of docker's blocking log mode. The spawner opens
+   them by path, ``O_RDONLY|O_NONBLOCK``, *before* sending the stem its config (a FIFO's buffer lives
+   only while some fd of it is open: a short container's output would be gone otherwise), and the
+   next spawner does the same. The buffer stays the kernel's 64 KiB (``VMVC_FIFO_SIZE`` raises it
+   with ``F_SETPIPE_SZ``): every byte counts against root's per-user pipe budget (64 MiB soft), past
+   which every new pipe of root's processes gets a single page -- at 1 MiB per FIFO, after 32
+   containers. Exits are seen through pidfds, not EOF, so nothing else in supervision changes.
+3. *Exit codes.* An orphan goes to the nearest ancestor that is a child subreaper, else to host PID 1,
+   which reaps it and loses the code. One *keeper* per state root -- not per container
+   (:mod:`runtime.containers.keeper`) -- is the process the client double-forks: it sets
+   ``PR_SET_CHILD_SUBREAPER``, forks the spawner and ``exec``s a small stdlib-only script. Orphaned
+   containers become its children; it writes each exit code atomically to ``exits/<pid>-<start
+   time>`` in the state root and then reaps it. It restarts nothing and holds no container fds; the
+   next spawner is forked by it when a client asks (over ``keeper.sock``), and it exits once the root
+   has neither a spawner nor an orphan.
+4. *Adoption* (:mod:`runtime.containers.recovery`). The next spawner (or a CLI command that finds
+   none: it then starts one) checks each record still "running": ``pidfd_open(pid)``, the start time
+   in ``/proc/PID/stat`` against the one recorded at start (PID reuse otherwise: the unrelated process
+   is left alone), still in the recorded cgroup. Then it supervises it as if it had just exec'd
+   (:meth:`Supervisor.adopt`): pidfd in the loop, FIFOs opened, the json-file log appended to (a line
+   torn by the kill is ended first), ``--rm`` removed on exit, ``stop``/``kill``/``wait``/``exec`` as
+   for any container. Its exit code comes from the keeper's file (the new spawner is not its parent, so
+   ``waitpid`` cannot give it). A record whose process is gone gets the keeper's code, or 255.
 
-1. *Death signal.* Containers get ``PR_SET_PDEATHSIG`` (re-armed after ``setuid``). With live
-   restore a container's init drops it right before ``execve``; a stem that has not exec'd still dies
-   with the spawner (its control socket hangs up, so its ``recv`` returns EOF and it exits).
-2. *Output.* Today stdout/stderr are pipes whose only read end is the spawner's: when it dies the
-   container gets ``SIGPIPE``. Instead, two FIFOs in the container's (root-only) directory: the stem
-   opens each ``O_RDWR`` and makes it its stdout/stderr, so a reader always exists (the container
-   itself) and a write never fails -- with no spawner it blocks once the FIFO's buffer is full
-   (``F_SETPIPE_SZ`` up to 1 MiB), which is the back-pressure docker's blocking log mode gives too.
-   The spawner opens the FIFOs by path, ``O_RDONLY|O_NONBLOCK``; so does the next one. No process
-   has to hold anything for them. Exits are already seen through pidfds, not EOF, so nothing else
-   in supervision changes. (Cost: two ``mkfifo`` + ``open`` per start, tens of microseconds.)
-3. *Exit codes.* An orphan goes to the nearest ancestor that is a child subreaper, else to host
-   PID 1, which reaps it and loses the code. One *keeper* per state root -- not per container --
-   is the process the client double-forks: it sets ``PR_SET_CHILD_SUBREAPER`` and forks the spawner.
-   Orphaned containers become its children; it reaps them (``waitid``) and writes each exit status
-   atomically next to the container's state. It restarts nothing and holds no container fds.
-   (``exec``'d processes live in the container's PID namespace, so they are reparented to the
-   container's own init, as for any process there.)
-4. *Adoption.* The next spawner's recovery, for each record still "running": ``pidfd_open(pid)``,
-   check it is the same process (start time in ``/proc/PID/stat`` against the recorded one; PID
-   reuse otherwise), still in the recorded cgroup; then supervise it as if it had just exec'd --
-   pidfd in the loop, FIFOs opened, the json-file log appended to. Its exit code comes from the
-   keeper's status file (the new spawner is not its parent, so ``waitpid`` cannot give it). A record
-   whose process is gone gets the keeper's code, or 255 as today.
-5. *Lost on the way.* Attached clients and exec sessions lose their connection (as with dockerd);
-   a ``stop`` timer in flight is lost (the next ``stop`` starts a new one); ``--rm`` containers
-   adopted this way are removed by the new spawner when they exit.
+Lost on the way, as with dockerd: attached clients and ``exec`` sessions lose their connection; a
+``stop`` timer in flight is lost (the next ``stop`` starts a new one); a ``-i`` container's stdin
+reaches EOF; ``exec``'d processes die (and stay zombies of the container's init until it exits); what a
+container wrote right before exiting while no spawner was alive; at most the one output chunk a
+killed spawner had read and not yet logged. ``vmvc system stop -f`` (a ``shutdown`` request) still
+kills every container; ``SIGTERM`` of the spawner, or of ``vmvc daemon``, leaves them running.
 
-The keeper is the only new process, one per root; the extra costs are per start (two FIFOs) and per
-restart (adoption), none per running container.
+The keeper is the only new process, one per root; the extra costs are per start (two FIFO opens) and
+per restart (adoption), none per running container.
 
 The package has one concept per module, in the order a request meets them:
 

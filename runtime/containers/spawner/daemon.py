@@ -4,9 +4,12 @@
 supervisor (:mod:`.supervise`) and the request handlers (:mod:`.ops`) -- and the resources they share
 (the container table, cgroup manager, image store, namespace fds, the janitor). One spawner per
 state root: the lock is an ``flock`` on the root's lock file; a second spawner that finds a live one
-(its socket answers) steps aside. It exits after ``IDLE_EXIT_SECONDS`` without containers or clients,
-on ``SIGTERM`` and on a ``shutdown`` request, and on the way out kills its containers (recording their
-exits), drops its stem and finishes cleanup, so that nothing is left behind.
+(its socket answers) steps aside. Its recovery adopts the containers a previous spawner left running
+(:mod:`runtime.containers.recovery`). It exits after ``IDLE_EXIT_SECONDS`` without containers or
+clients, on ``SIGTERM`` and on a ``shutdown`` request. On a ``shutdown`` (``vmvc system stop``) it
+kills its containers (recording their exits); on ``SIGTERM`` it leaves them running for the next
+spawner to adopt, as dockerd's live-restore does (``exec``'d processes and ``-t`` containers die with
+it). Either way it drops its stem and finishes cleanup, so that nothing else is left behind.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class Spawner:
         self.janitor: Janitor | None = None  # removes dead containers' cgroups and directories
         self.last_activity = time.monotonic()
         self.marks: list[tuple[str, float]] = []
+        self.leave_running = False  # set by SIGTERM: exit without killing the containers
 
     # -- lifetime ---------------------------------------------------------------------------------
     def serve(self, ready_fd: int | None = None) -> None:
@@ -65,7 +69,7 @@ class Spawner:
             signal.signal(sig, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, self._on_sigterm)
         self.janitor = Janitor(self.cg, init.keep_fds)
-        recovery.recover(self.table, self.cg, purge=self.janitor.purge)  # in the background
+        recovery.recover(self.table, self.cg, purge=self.janitor.purge, adopt=self.sup.adopt)
         path = self.table.socket_path
         try:
             os.unlink(path)
@@ -86,7 +90,7 @@ class Spawner:
         finally:
             self.loop.unwatch(listener)
             listener.close()
-            self.shutdown_all()
+            self.shutdown_all(kill=not self.leave_running)
             for conn in list(self.conns):
                 conn.close()
             try:
@@ -120,6 +124,7 @@ class Spawner:
             time.sleep(0.01)
 
     def _on_sigterm(self, *_):
+        self.leave_running = True  # live restore: the containers stay, the next spawner adopts them
         self.loop.running = False
 
     def _tick(self) -> None:
@@ -129,9 +134,13 @@ class Spawner:
         elif time.monotonic() - self.last_activity > IDLE_EXIT_SECONDS:
             self.loop.running = False
 
-    def shutdown_all(self) -> None:
-        """Kill every container (recording its exit), drop the stem, finish cleanup."""
-        self.sup.kill_all()
+    def shutdown_all(self, kill: bool = True) -> None:
+        """Kill every container (recording its exit; without ``kill`` they keep running), drop the
+        stem, finish cleanup."""
+        if kill:
+            self.sup.kill_all()
+        else:
+            self.sup.kill_execs()
         self.pool.close()
         self._run_deferred(once=False)
         if self.janitor is not None:

@@ -19,6 +19,7 @@ from runtime import cgroups
 from runtime.containers import init, wire
 from runtime.containers.create import create
 from runtime.containers.spawner.stems import fork_child
+from runtime.containers.spawner.supervise import open_fifos
 from runtime.containers.spec import Spec
 from runtime.containers.state import EXITED, RUNNING, now
 from runtime.containers.trace import Trace
@@ -152,8 +153,11 @@ class Requests:
         cid = rec.id
         limits = cgroups.Limits(**rec.config["limits"])
         failed = None
+        outs = (None, None)
         try:
             sp.cg.set_limits(stem.cgroup, limits)
+            if not cfg["tty"]:  # read ends first: a FIFO keeps what was written only while open
+                outs = open_fifos(cid, cfg["fifos"])
             stem.ctl.setblocking(False)
             stem.ctl.send(wire.dumps(cfg).encode())
             sp.mark("config sent")
@@ -165,6 +169,7 @@ class Requests:
                     "status": RUNNING,
                     "pid": stem.pid,
                     **host_pid_field(stem.pid, stem.pidfd),  # rootless: the host's pid too
+                    "pid_start": stem.start,  # tells it from a reused pid when it is adopted (recovery)
                     "cgroup": stem.cgroup,
                     "started_at": now(),
                     "exit_code": 0,
@@ -206,7 +211,7 @@ class Requests:
             stem.pidfd,
             cfg,
             stem.ctl,
-            (stem.stdin_w, stem.out_r, stem.err_r),
+            (stem.stdin_w, *outs),
             started,
             init_of=stem.cgroup,
             failed=failed,
@@ -228,6 +233,7 @@ class Requests:
             "process": config["process"],
             "auto_remove": config.get("auto_remove", False),
             "log_opt": config.get("spec", {}).get("log_opt") or [],
+            "fifos": [os.path.join(d, name) for name in init.FIFOS],  # its stdout and stderr
         }
 
     # -- running containers -----------------------------------------------------------------------

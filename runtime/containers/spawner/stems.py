@@ -10,7 +10,9 @@ before anyone waits for it. A *slot* is a container directory with an id, work d
 ``/etc/hostname``/``hosts`` (:func:`runtime.containers.create.make_slot`).
 
 The pool holds one of each. :func:`fork_child` is also how an ``exec`` is forked (into the
-container's PID namespace instead of a new one).
+container's PID namespace instead of a new one). A stem gets no output pipes: a container writes to
+the two FIFOs in its directory (:func:`runtime.containers.init.open_fifos`), which the slot already
+has, so that it can outlive the spawner; an ``exec`` gets pipes (it dies with the spawner).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import sys
 
 from runtime.containers import init
 from runtime.containers.create import make_slot
+from runtime.containers.keeper import proc_stat
 from runtime.linux.syscalls import CLONE_NEWPID
+from runtime.rootless import host_pid
 
 STEM_READY_TIMEOUT = 10.0
 
@@ -32,7 +36,9 @@ STEM_READY_TIMEOUT = 10.0
 class Stem:
     """A forked child waiting, inside its own cgroup and PID namespace, to become a container."""
 
-    def __init__(self, pid: int, ctl: socket.socket, stdin_w: int, out_r: int, err_r: int, cgroup: str):
+    def __init__(
+        self, pid: int, ctl: socket.socket, stdin_w: int, out_r: int | None, err_r: int | None, cgroup: str
+    ):
         self.pid, self.ctl, self.stdin_w, self.out_r, self.err_r, self.cgroup = (
             pid,
             ctl,
@@ -42,20 +48,22 @@ class Stem:
             cgroup,
         )
         self.pidfd = os.pidfd_open(pid)
+        st = proc_stat(host_pid(pid, self.pidfd))  # recorded with the container: tells it from a reused pid
+        self.start = st[1] if st else 0
         self.ready = False
         self.privileged = False
         self.watched = False  # its control socket is in the loop, waiting for "R"
 
 
-def fork_child(sys_, own_pidns: int, child, pidns: int | None):
+def fork_child(sys_, own_pidns: int, child, pidns: int | None, outputs: bool = True):
     """Fork ``child(ctl, stdin_r, stdout_w, stderr_w)`` (which must not return) as PID 1 of a new PID
     namespace (``pidns`` None) or into the PID namespace of pidfd ``pidns``; the spawner's own
     namespace (fd ``own_pidns``) for later children is restored at once. Returns (pid, ctl, parent
-    pipe ends (stdin_w, stdout_r, stderr_r))."""
+    pipe ends (stdin_w, stdout_r, stderr_r)); without ``outputs`` no stdout/stderr pipes (None)."""
     ctl, ctl_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
+    out_r, out_w = os.pipe() if outputs else (None, None)
+    err_r, err_w = os.pipe() if outputs else (None, None)
     if pidns is None:
         sys_.unshare(CLONE_NEWPID)
     else:
@@ -72,7 +80,8 @@ def fork_child(sys_, own_pidns: int, child, pidns: int | None):
             os._exit(125)
     sys_.setns(own_pidns, CLONE_NEWPID)
     for fd in (in_r, out_w, err_w):
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
     ctl_child.close()
     return pid, ctl, (in_w, out_r, err_r)
 
@@ -95,7 +104,10 @@ class StemPool:
         if self.stem is None:
             self.fork_stem()
         elif self.slot is None:
-            self.slot = make_slot(self.sp.table)
+            slot = make_slot(self.sp.table)
+            for name in init.FIFOS:  # the container's stdout and stderr, made off the start path
+                os.mkfifo(os.path.join(slot, name), 0o600)
+            self.slot = slot
 
     def fork_stem(self, privileged: bool = False) -> None:
         """``privileged`` (H3, issue 10): a stem for ``--privileged``, which keeps every capability."""
@@ -107,6 +119,7 @@ class StemPool:
             sp.own_pidns,
             lambda ctl_c, in_r, out_w, err_w: self._stem_main(ctl_c, in_r, out_w, err_w, name, privileged),
             None,
+            outputs=False,
         )
         self.stem = Stem(pid, ctl, in_w, out_r, err_r, name)
         self.stem.privileged = privileged
@@ -242,7 +255,8 @@ class StemPool:
         loop = self.sp.loop
         loop.unwatch(stem.ctl)
         for fd in (stem.stdin_w, stem.out_r, stem.err_r):
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
         stem.ctl.close()
         if wait and select.select([stem.pidfd], [], [], wait)[0]:
             self._reaped(stem)

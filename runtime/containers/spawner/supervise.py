@@ -16,6 +16,13 @@ blocks in ``write`` (as under docker's default blocking log mode) instead of tak
 
 The exit is reaped through the pidfd, recorded (exit code, ``OOMKilled``, the start's trace) and
 sent to whoever waits. Per running process the spawner keeps a few fds and one :class:`Proc`.
+
+A container's stdout and stderr are FIFOs in its directory (:func:`runtime.containers.init.open_fifos`),
+which the spawner opens by path (:func:`open_fifos`), so that the container can outlive the spawner
+(live restore): the next spawner *adopts* it (:meth:`Supervisor.adopt`, called by
+:mod:`runtime.containers.recovery`) -- opens the FIFOs again, appends to the same log, watches a
+pidfd -- and from then on it is supervised like any other, except that it is not this spawner's
+child: its exit code is the one the keeper recorded when it reaped it (:mod:`runtime.containers.keeper`).
 """
 
 from __future__ import annotations
@@ -25,11 +32,12 @@ import os
 import select
 import signal
 import socket
+import stat
 import sys
 import time
 
+from runtime.containers import keeper, recovery, wire
 from runtime.containers import trace as tracing
-from runtime.containers import wire
 from runtime.containers.logs import LogWriter, parse_opts
 from runtime.containers.signals import exit_code, signal_number
 from runtime.containers.spawner.loop import READ, WRITE
@@ -67,6 +75,10 @@ class Proc:
         self.tokens = float(OUTPUT_BURST)  # output budget (bytes), refilled at OUTPUT_RATE
         self.refilled = 0.0
         self.out_paused = False  # its output is not read until a timer resumes it
+        self.adopted = False  # a container a previous spawner started: the keeper reaps it
+        self.start = 0  # its start time (``/proc/PID/stat``): the keeper's exit file is named by it
+        self.code: int | None = None  # an adopted container's exit code, once the keeper has it
+        self.reap_by = 0.0  # how long to wait for the keeper to reap it
 
     @property
     def stdin_fd(self) -> int | None:
@@ -110,7 +122,8 @@ class Supervisor:
         ``pipes`` are the parent ends (stdin_w, stdout_r, stderr_r); ``init_of`` is the cgroup of a
         container's init ("" for an exec)."""
         in_w, out_r, err_r = pipes
-        proc = Proc(cid, pid, pidfd, cfg, {out_r: wire.STDOUT, err_r: wire.STDERR})
+        outs = {fd: kind for fd, kind in ((out_r, wire.STDOUT), (err_r, wire.STDERR)) if fd is not None}
+        proc = Proc(cid, pid, pidfd, cfg, outs)
         if cfg["stdin"]:
             proc.stdin_w = in_w
             os.set_blocking(in_w, False)
@@ -187,6 +200,29 @@ class Supervisor:
         done, proc.done = proc.done, None
         done(proc, {})
 
+    def adopt(self, rec, pidfd: int, start: int) -> Proc:
+        """Supervise a container a previous spawner started, as if it had just exec'd: its pidfd in the
+        loop, its FIFOs read, its json-file log appended to (a line the dead spawner left half-written
+        is ended first, so readers skip it alone). Called by recovery, which checked it is the same
+        process (``start``) in the same cgroup. What was attached to it (clients, ``exec`` sessions, a
+        pending ``stop`` timer) died with that spawner; a ``-t`` container's pty did too."""
+        cfg = self.sp.ops._launch_config(rec.config)
+        proc = Proc(rec.id, rec.state["pid"], pidfd, cfg, {})
+        proc.adopted, proc.start = True, start
+        proc.cgroup = rec.state.get("cgroup") or ""
+        log = self.sp.table.log_path(rec.id)
+        _end_torn_line(log)
+        proc.log = LogWriter(log, *parse_opts(cfg.get("log_opt")))
+        self.boxes[rec.id] = proc
+        if not cfg.get("tty"):
+            out, err = open_fifos(rec.id, cfg["fifos"])
+            proc.outs = {fd: kind for fd, kind in ((out, wire.STDOUT), (err, wire.STDERR)) if fd is not None}
+        proc.refilled = time.monotonic()
+        for fd in proc.outs:
+            self._watch_fd(proc, fd)
+        self.sp.loop.watch(pidfd, lambda mask: self._exited(proc))
+        return proc
+
     def _launch_timeout(self, proc: Proc) -> None:
         if proc.ctl is None:
             return  # exec'd or failed in time
@@ -208,10 +244,13 @@ class Supervisor:
         except OSError:
             pass
 
-    def _exited(self, proc: Proc) -> None:
+    def _exited(self, proc: Proc, block: bool = False) -> None:
         """Its pidfd is readable (or it must go now): handle its exit once, then answer its launch if
-        that is still open (it died before it could report: its report is read first)."""
+        that is still open (it died before it could report: its report is read first). An adopted
+        container's exit waits (in the loop, or here with ``block``) until the keeper has its code."""
         if proc.reaped:
+            return
+        if proc.adopted and proc.code is None and not self._keeper_code(proc, block):
             return
         if proc.ctl is not None:
             self._on_ctl(proc)
@@ -381,11 +420,39 @@ class Supervisor:
         proc.paused.clear()
 
     # -- exits ------------------------------------------------------------------------------------
+    def _keeper_code(self, proc: Proc, block: bool) -> bool:
+        """Whether an adopted container's exit code is known (:attr:`Proc.code`): the keeper writes it
+        before it reaps the zombie, so once the process is gone its file is there -- or nobody kept
+        it (no keeper: 255). While it is still there, check again shortly, up to ``REAP_WAIT``."""
+        from runtime.rootless import host_pid
+
+        loop = self.sp.loop
+        if not proc.reap_by:
+            proc.reap_by = time.monotonic() + REAP_WAIT
+            loop.unwatch(proc.pidfd)  # readable from now on: polled instead
+        while True:
+            st = keeper.proc_stat(host_pid(proc.pid, proc.pidfd))
+            if st is None or st[1] != proc.start:
+                kept = keeper.take_status(self.sp.table.root, proc.pid, proc.start)
+                proc.code = 255 if kept is None else kept[0]
+                return True
+            if time.monotonic() > proc.reap_by:
+                print(f"spawner: {proc.cid[:12]}: nobody reaped {proc.pid}", file=sys.stderr, flush=True)
+                proc.code = 255
+                return True
+            if not block:
+                loop.after(0.005, lambda: self._exited(proc))
+                return False
+            time.sleep(0.005)
+
     def _reap(self, proc: Proc) -> int:
         """Its exit code; waits at most ``REAP_WAIT`` for a process that is not gone yet (one stuck
         in the kernel is left unreaped rather than freezing the loop)."""
         proc.reaped = True
         self.sp.loop.unwatch(proc.pidfd)
+        if proc.adopted:  # not our child: the keeper reaped it (Supervisor._keeper_code)
+            os.close(proc.pidfd)
+            return 255 if proc.code is None else proc.code
         code = 137
         if select.select([proc.pidfd], [], [], REAP_WAIT)[0]:
             try:
@@ -410,6 +477,8 @@ class Supervisor:
             self._kill(ex)
             self._exited(ex)
         code = self._reap(box)
+        if box.adopted and box.cfg.get("tty") and not error:
+            error = {"error": recovery.TTY_LOST, "code": code}
         self._drain(box)
         if box.log is not None:
             box.log.close()
@@ -470,7 +539,52 @@ class Supervisor:
         """Kill every container (recording its exit) and every exec (on the way out)."""
         for box in list(self.boxes.values()):
             self._kill(box)
-            self._exited(box)
+            self._exited(box, block=True)
+        self.kill_execs()
+
+    def kill_execs(self) -> None:
+        """Kill every exec'd process (they die with the spawner anyway: their output is its pipes)."""
         for ex in list(self.execs.values()):
             self._kill(ex)
             self._exited(ex)
+
+
+def open_fifos(cid: str, paths: list[str]) -> list[int | None]:
+    """Read ends of a container's stdout and stderr FIFOs (made if missing; None for one that cannot
+    be opened), opened by path and non-blocking. A start opens them *before* the container can
+    write: a FIFO's buffer lives only while some fd of it is open, so output the container wrote
+    and exited after would be gone if the spawner opened them later."""
+    fds: list[int | None] = []
+    for path in paths:
+        try:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+            except FileNotFoundError:
+                os.mkfifo(path, 0o600)
+                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError as e:
+            print(f"spawner: {cid[:12]}: cannot read its output: {e}", file=sys.stderr, flush=True)
+            fds.append(None)
+            continue
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            fds.append(fd)
+        else:
+            os.close(fd)
+            fds.append(None)
+    return fds
+
+
+def _end_torn_line(path: str) -> None:
+    """End the log's last entry if a spawner killed mid-write left it without its newline."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            os.write(fd, b"\n")
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -90,6 +90,10 @@ def connect(path: str, timeout: float | None = None) -> socket.socket:
     s.settimeout(timeout)
     try:
         s.connect(path)
+    except PermissionError:
+        s.close()
+        raise DaemonUnreachable(f"permission denied while trying to connect to the vmvc daemon socket at "
+                                f"unix://{path}: it is root's (mode 0660), as docker's is") from None
     except OSError:
         s.close()
         raise DaemonUnreachable(f"Cannot connect to the vmvc daemon at unix://{path}. "

@@ -170,7 +170,8 @@ class RemoteEngine:
         return session
 
     def stop(self, ref: str, timeout: float = 10) -> bool:
-        return self.client.status("POST", f"/containers/{_q(ref)}/stop", {"t": int(timeout)}) != 304
+        t = int(timeout) if timeout == int(timeout) else timeout
+        return self.client.status("POST", f"/containers/{_q(ref)}/stop", {"t": t}) != 304
 
     def kill(self, ref: str, signal="KILL") -> None:
         self.client.status("POST", f"/containers/{_q(ref)}/kill", {"signal": signal})

@@ -33,6 +33,7 @@ import os
 import select
 import signal
 import socket
+import struct
 import sys
 import time
 
@@ -293,6 +294,9 @@ class Keeper:
         with conn:
             conn.settimeout(ASK_TIMEOUT)  # a client that sends nothing costs at most this
             try:
+                creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+                if struct.unpack("3i", creds)[1] != os.geteuid():
+                    return  # only the keeper's own user may have a spawner started (the socket is 0600 too)
                 data, fds, _, _ = socket.recv_fds(conn, 1024, 1)
                 request = bytearray(data)
                 while data and len(request) <= MAX_REQUEST:

@@ -100,6 +100,12 @@ class Engine:
                     "container before removing or force remove"
                 )
             self.kill(rec.id)
+            if rec.config.get("auto_remove"):  # --rm: its exit removes it; wait for that, not race it
+                try:
+                    self.wait(rec.id, "removed")
+                except NotFound:
+                    pass
+                return rec.id
             self.wait(rec.id)
         self.table.delete(rec.id)
         return rec.id

@@ -80,6 +80,9 @@ def test_detached_lifecycle_with_logs_follow_exec_and_filters(remote):
     assert v("kill", "x").stdout == "x\n"
     assert v("wait", "x").stdout == "137\n"
     assert v("rm", "-f", "x", "idle").returncode == 0
+    for where in (v, remote.direct):  # a --rm container removed by force: its own exit races the remove
+        where("run", "-d", "--rm", "--name", "gone", "busybox", "sleep", "60")
+        assert where("rm", "-f", "gone").stdout == "gone\n"
     assert v("ps", "-aq").stdout == ""
     r = v("stop", "nosuch")
     assert (r.returncode, r.stderr) == (1, "Error response from daemon: No such container: nosuch\n")

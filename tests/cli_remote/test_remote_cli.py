@@ -29,9 +29,11 @@ def test_run_rm_output_exit_codes_and_request_order(remote):
     assert (r.returncode, r.stdout) == (0, "hey\n")
     r = v("run", "-i", "--rm", "busybox", "tr", "a-z", "A-Z", input="hello\nworld\n")
     assert (r.returncode, r.stdout) == (0, "HELLO\nWORLD\n")
-    for argv, code in ((["/nonexistent"], 127), (["/etc/passwd"], 126), (["sh", "-c", "exit 9"], 9)):
-        r = v("run", "--rm", "busybox", *argv)
-        direct = remote.direct("run", "--rm", "busybox", *argv)
+    for argv, code in ((["busybox", "/nonexistent"], 127), (["busybox", "/etc/passwd"], 126),
+                       (["busybox", "sh", "-c", "exit 9"], 9),
+                       (["--init", "busybox", "sh", "-c", "kill -9 $$"], 128 + 9)):
+        r = v("run", "--rm", *argv)
+        direct = remote.direct("run", "--rm", *argv)
         assert r.returncode == direct.returncode == code, (r.stderr, direct.stderr)
         assert r.stderr == direct.stderr  # the same one line
     r = v("run", "--rm", "nosuchimage", "true")

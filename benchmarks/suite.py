@@ -151,6 +151,13 @@ class Results:
         s = self.get(suite, method, metric, **labels)
         return s.median if s else None
 
+    def curve(self, suite: str, method: str, metric: str, by: str = "n", **labels) -> list[tuple]:
+        """``(label by, median)`` of every summary of ``metric`` that has label ``by`` (and ``labels``),
+        in order of ``by``: one line of a chart over N."""
+        return sorted((s.labels[by], s.median) for s in self.summaries(suite)
+                      if s.method == method and s.metric == metric and by in s.labels
+                      and all(s.labels.get(k) == v for k, v in labels.items()))
+
     def values(self, suite: str, method: str, metric: str, **labels) -> list[float]:
         """The kept samples' values (all of them unless the file was trimmed)."""
         return [s.value for s in self.samples if s.suite == suite and s.method == method
@@ -284,5 +291,18 @@ class SuiteContext:
                 done = r + 1
             yield r, m
         self.fact(f"rounds:{what}", {"planned": n, "done": done})
+def log_axes_over_n(ax, xlabel: str, ylabel: str, title: str) -> None:
+    """A suite's chart over N = 1, 2, 4, ...: x on a log2 scale with plain numbers, y log, a legend."""
+    from matplotlib.ticker import ScalarFormatter
+
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+
+
 def as_dict(obj) -> dict:
     return asdict(obj)

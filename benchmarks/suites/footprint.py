@@ -37,7 +37,7 @@ import subprocess
 import sys
 import time
 
-from benchmarks.suite import ClaimRow, Results, SuiteContext
+from benchmarks.suite import ClaimRow, Results, SuiteContext, log_axes_over_n
 
 NAME = "footprint"
 TITLE = "Footprint: memory and disk per instance"
@@ -261,12 +261,7 @@ def run(ctx: SuiteContext) -> None:
 # -- claims and chart ----------------------------------------------------------------------------
 def per_instance(res: Results, method: str, metric: str) -> float | None:
     """Slope over N of the medians of ``metric`` (MiB per instance)."""
-    pts = [
-        (s.labels["n"], s.median)
-        for s in res.summaries(NAME)
-        if s.method == method and s.metric == metric and "n" in s.labels
-    ]
-    return slope(pts)
+    return slope(res.curve(NAME, method, metric))
 
 
 def host_cost(res: Results, method: str) -> float | None:
@@ -325,11 +320,7 @@ def claims(res: Results) -> list[ClaimRow]:
             )
         )
     layers = res.median(NAME, "container", "image_layers")
-    own = sorted(
-        (s.labels["n"], s.median)
-        for s in res.summaries(NAME)
-        if s.method == "container" and s.metric == "disk_own_total" and "n" in s.labels
-    )
+    own = res.curve(NAME, "container", "disk_own_total")
     n, own_n = own[-1] if own else (0, None)
     if layers is not None and own_n is not None and n > 1:
         measured = (
@@ -397,22 +388,10 @@ def chart(res: Results, ax) -> None:
         ("vm_qcow2_overlay", "disk_total", "VMs: disk, qcow2 overlay on a base", "tab:orange", ":^"),
     ]
     for method, metric, label, colour, style in series:
-        pts = sorted(
-            (s.labels["n"], s.median)
-            for s in res.summaries(NAME)
-            if s.method == method and s.metric == metric and "n" in s.labels
-        )
+        pts = res.curve(NAME, method, metric)
         if pts:
             ax.plot(*zip(*pts, strict=True), style, color=colour, label=label)
-    from matplotlib.ticker import ScalarFormatter
-
-    ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.set_yscale("log")
-    ax.set_xlabel("instances (N)")
-    ax.set_ylabel("MiB on the host")
-    ax.set_title("Footprint as N grows")
-    ax.legend(fontsize=8)
+    log_axes_over_n(ax, "instances (N)", "MiB on the host", "Footprint as N grows")
 
 
 def main(argv: list[str] | None = None) -> int:

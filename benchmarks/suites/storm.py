@@ -35,7 +35,7 @@ import statistics
 import sys
 import time
 
-from benchmarks.suite import ClaimRow, Results, SuiteContext
+from benchmarks.suite import ClaimRow, Results, SuiteContext, log_axes_over_n
 
 NAME = "storm"
 TITLE = "Start storms: measured, and the model fitted to them"
@@ -464,22 +464,11 @@ def chart(res: Results, ax) -> None:
         held = [(n, m) for n, m in zip(ns, med, strict=True) if n in HELD_OUT[kind]]
         if held:
             ax.scatter(*zip(*held, strict=True), s=90, facecolors="none", edgecolors=colour)
-        pred = sorted(
-            (s.labels["n"], s.median)
-            for s in res.summaries(NAME)
-            if s.method == "model" and s.metric == "predicted_ready_mean" and s.labels["kind"] == kind
-        )
+        pred = res.curve(NAME, "model", "predicted_ready_mean", kind=kind)
         if pred:
             ax.plot(*zip(*pred, strict=True), "--", color=colour, label=f"{kind}: model (this-host)")
-    from matplotlib.ticker import ScalarFormatter
-
-    ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.set_yscale("log")
-    ax.set_xlabel("instances started at once (N); circled: held out of the fit")
-    ax.set_ylabel("mean time to a running workload (s)")
-    ax.set_title("Start storms: measured vs the calibrated model")
-    ax.legend(fontsize=8)
+    log_axes_over_n(ax, "instances started at once (N); circled: held out of the fit",
+                    "mean time to a running workload (s)", "Start storms: measured vs the calibrated model")
 
 
 # -- standalone ----------------------------------------------------------------------------------

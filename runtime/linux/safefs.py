@@ -163,30 +163,22 @@ def _join(rel: str | None, name: str) -> str | None:
     return f"{rel}/{name}" if rel else name
 
 
-def walk(path: str, *, paths: bool = True):
-    """Yield ``(rel, st)`` for every entry under the directory ``path`` (not ``path`` itself), parents
-    before children, ``st`` from ``lstat``. ``rel`` is the path relative to ``path`` (None unless
-    ``paths``: relative paths of a 100 000-deep tree would cost quadratic memory). Symlinks are not
-    followed and other filesystems (mounts) are not entered."""
+def _depth_first(path: str, paths: bool, leave=None):
+    """The one traversal under ``walk`` and ``rmtree``: every directory from ``path`` down, iteratively,
+    with one open directory fd at a time (no depth limit, no ``PATH_MAX``).
+
+    Yields ``(fd, frame, dev)`` on entering each directory; the caller lists ``fd`` and sets
+    ``frame.todo`` to the ``(name, inode)`` of the subdirectories to enter next. A subdirectory that
+    vanished or was replaced meanwhile is skipped; climbing back checks ``..`` is where we came from
+    (:class:`Moved` otherwise); after leaving one, ``leave(name, parent_fd)`` runs (rmtree's rmdir)."""
     fd = os.open(path, _DIR_FLAGS)
     try:
         st = os.fstat(fd)
         dev = st.st_dev
         stack = [_Frame(None, (dev, st.st_ino), "" if paths else None)]
+        yield fd, stack[0], dev
         while stack:
             frame = stack[-1]
-            if frame.todo is None:
-                frame.todo = []
-                with os.scandir(fd) as it:
-                    for entry in it:
-                        try:
-                            est = entry.stat(follow_symlinks=False)
-                        except FileNotFoundError:
-                            continue
-                        yield _join(frame.rel, entry.name), est
-                        if stat.S_ISDIR(est.st_mode) and est.st_dev == dev:
-                            frame.todo.append((entry.name, est.st_ino))
-                frame.todo.reverse()
             if frame.todo:
                 name, ino = frame.todo.pop()
                 child = _descend(fd, name, ino)
@@ -194,14 +186,40 @@ def walk(path: str, *, paths: bool = True):
                     os.close(fd)
                     fd = child
                     stack.append(_Frame(name, (dev, ino), _join(frame.rel, name)))
+                    yield fd, stack[-1], dev
                 continue
             stack.pop()
             if stack:
                 up = _climb(fd, stack[-1], path)
                 os.close(fd)
                 fd = up
+                if leave is not None:
+                    leave(frame.name, fd)
     finally:
         os.close(fd)
+
+
+def walk(path: str, *, paths: bool = True):
+    """Yield ``(rel, st)`` for every entry under the directory ``path`` (not ``path`` itself), parents
+    before children, ``st`` from ``lstat``. ``rel`` is the path relative to ``path`` (None unless
+    ``paths``: relative paths of a 100 000-deep tree would cost quadratic memory). Symlinks are not
+    followed and other filesystems (mounts) are not entered."""
+    tree = _depth_first(path, paths)
+    try:
+        for fd, frame, dev in tree:
+            frame.todo = []
+            with os.scandir(fd) as it:
+                for entry in it:
+                    try:
+                        est = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    yield _join(frame.rel, entry.name), est
+                    if stat.S_ISDIR(est.st_mode) and est.st_dev == dev:
+                        frame.todo.append((entry.name, est.st_ino))
+            frame.todo.reverse()  # visited in the order listed
+    finally:
+        tree.close()  # its fd, also when the caller stops early
 
 
 def disk_usage(path: str) -> int:
@@ -236,46 +254,24 @@ def rmtree(path: str) -> None:
     if not stat.S_ISDIR(st.st_mode):
         _unlink(path, None)
         return
-    fd = os.open(path, _DIR_FLAGS)
+    tree = _depth_first(path, False, leave=_rmdir)
     try:
-        st = os.fstat(fd)
-        dev = st.st_dev
-        stack = [_Frame(None, (dev, st.st_ino), None)]
-        while stack:
-            frame = stack[-1]
-            if frame.todo is None:
-                frame.todo = []
-                with os.scandir(fd) as it:
-                    for entry in it:
-                        if entry.is_dir(follow_symlinks=False):
-                            try:
-                                est = entry.stat(follow_symlinks=False)
-                            except FileNotFoundError:
-                                continue
-                            if est.st_dev != dev:
-                                raise OSError(errno.EXDEV, f"{path} holds a mount point: not removed")
-                            frame.todo.append((entry.name, est.st_ino))
-                        else:
-                            _unlink(entry.name, fd)
-            if frame.todo:
-                name, ino = frame.todo[-1]
-                child = _descend(fd, name, ino)
-                if child is None:
-                    frame.todo.pop()
-                    continue
-                os.close(fd)
-                fd = child
-                stack.append(_Frame(name, (dev, ino), None))
-                continue
-            stack.pop()
-            if stack:
-                up = _climb(fd, stack[-1], path)
-                os.close(fd)
-                fd = up
-                stack[-1].todo.pop()
-                _rmdir(frame.name, fd)
+        for fd, frame, dev in tree:
+            frame.todo = []
+            with os.scandir(fd) as it:
+                for entry in it:
+                    if not entry.is_dir(follow_symlinks=False):
+                        _unlink(entry.name, fd)
+                        continue
+                    try:
+                        est = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    if est.st_dev != dev:
+                        raise OSError(errno.EXDEV, f"{path} holds a mount point: not removed")
+                    frame.todo.append((entry.name, est.st_ino))
     finally:
-        os.close(fd)
+        tree.close()
     _rmdir(path, None)
 
 

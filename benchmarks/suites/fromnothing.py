@@ -31,7 +31,7 @@ def run(ctx: SuiteContext) -> None:
     cached = _cached()
     if ctx.quick and not cached:
         raise NotMeasured("--quick does not build a Debian VM image (minutes); `vmvc bench --full` does, "
-                          "or `vmvc vm image build --os debian` beforehand")
+                          "or `vmvc vm image build` beforehand")
     if not cached and not shutil.which("mmdebstrap"):
         raise NotMeasured("no Debian image cached and no mmdebstrap to build one "
                           "(apt-get install mmdebstrap)")

@@ -11,4 +11,5 @@ One concept per module::
     container.py   the same rootfs imported into vmvc's image store
     nothing.py     "create from nothing": the whole path timed for a VM and for a container
     chart.py       both sides on one log-scale chart
+    v2check.py     the image derived to run vmvc inside: its limits on a pure cgroup-v2 kernel
 """

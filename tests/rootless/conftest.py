@@ -4,6 +4,17 @@ The user is made with ``useradd`` (home in a fresh ``/tmp`` dir only it may ente
 subordinate id range in ``/etc/subuid`` and ``/etc/subgid``; at the end its spawners are stopped,
 nothing of its uid may still run, nothing may stay mounted under its home, and ``userdel`` plus a
 check of both files leave the host as it was found.
+
+The user runs the checkout's own launcher (``.venv/bin/vmvc``), as a rootless user runs vmvc from a
+checkout and a venv it can read. Their paths are absolute (the launcher's ``#!`` and ``sys.path``, the
+editable install's ``.pth``, the ``sys.executable`` the CLI starts its keeper and spawner with), and
+CI clones wherever it likes, often below a directory other users may not enter (``/root`` is 0700).
+Then the user gets a *view* (:class:`View`): each of its commands runs in a private mount namespace in
+which a tmpfs covers that directory and holds, at the very same paths, read-only binds of exactly
+what vmvc reads (the checkout, the venv, the interpreter's installation). Nothing on the host changes
+mode, the mounts vanish with the last process in the namespace (the spawner's and keeper's, which
+the CLI double-forks into it, see the same paths), and a user that can reach the checkout runs it
+as it is.
 """
 
 from __future__ import annotations
@@ -22,6 +33,72 @@ import pytest
 
 LAUNCHER = os.path.join(os.path.dirname(sys.executable), "vmvc")
 SUBID_FILES = ("/etc/subuid", "/etc/subgid")
+# In a fresh mount namespace (root's, before setpriv): for each directory the user cannot enter, a
+# tmpfs made at the staging mount point $1, the needed paths bound read-only into it at their place
+# below that directory, and the tmpfs moved over it. Arguments: stage, then "cover DIR" or
+# "bind SRC REL" steps, then "--" and the command.
+VIEW_SCRIPT = r"""set -e
+umask 022  # the directories made on the tmpfs lead to the binds: the user must enter them
+stage=$1; shift
+while [ "$1" != -- ]; do
+  case $1 in
+    cover) mount -t tmpfs -o mode=0755,size=1m vmvc-rootless-view "$stage"; shift ;;
+    bind) mkdir -p "$stage/$3"; mount --bind "$2" "$stage/$3"
+          mount -o remount,bind,ro "$stage/$3"; shift 3 ;;
+    move) mount --move "$stage" "$2"; shift 2 ;;
+  esac
+done
+shift
+exec "$@"
+"""
+
+
+def _needed() -> list[str]:
+    """What the user's vmvc reads: the checkout (``runtime``, usually the venv too), the venv, and the
+    installation of the interpreter the venv points to; none below another."""
+    import runtime
+
+    checkout = os.path.dirname(os.path.dirname(os.path.abspath(runtime.__file__)))
+    paths = sorted({os.path.realpath(p) for p in (checkout, sys.prefix, sys.base_prefix)})
+    return [p for p in paths if not any(p.startswith(q.rstrip("/") + "/") for q in paths if q != p)]
+
+
+@dataclass
+class View:
+    """The user's reachable view of :func:`_needed`: ``covers`` maps each topmost directory it may
+    not enter to the needed paths below it; empty when it reaches them all (no namespace then)."""
+
+    stage: str
+    covers: dict[str, list[str]]
+
+    @classmethod
+    def for_user(cls, uid: int, gid: int, stage: str) -> View:
+        needed = _needed()
+        chains = {p: [os.path.join("/", *p.split("/")[1:i]) for i in range(2, p.count("/") + 2)]
+                  for p in needed}
+        dirs = sorted({d for chain in chains.values() for d in chain})
+        probe = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "sh", "-c",
+                                'for d; do [ -x "$d" ] || echo "$d"; done', "sh", *dirs],
+                               capture_output=True, text=True, check=True, cwd="/")
+        closed = set(probe.stdout.splitlines())
+        covers: dict[str, list[str]] = {}
+        for p, chain in chains.items():
+            blocked = next((d for d in chain if d in closed), None)
+            if blocked is not None:
+                covers.setdefault(blocked, []).append(p)
+        return cls(stage, covers)
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        if not self.covers:
+            return argv
+        steps = []
+        for top, paths in self.covers.items():
+            steps.append("cover")
+            for p in paths:
+                steps += ["bind", p, os.path.relpath(p, top)]
+            steps += ["move", top]
+        return ["unshare", "-m", "--propagation", "private", "sh", "-c", VIEW_SCRIPT, "sh", self.stage,
+                *steps, "--", *argv]
 
 
 @dataclass
@@ -30,6 +107,12 @@ class User:
     uid: int
     gid: int
     home: str
+    view: View | None = None
+
+    def argv(self, *args: str) -> list[str]:
+        """``vmvc ARGS`` as this user: its ids only, no supplementary groups, in its view."""
+        argv = ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups", LAUNCHER, *args]
+        return self.view.wrap(argv) if self.view else argv
 
     @property
     def state_root(self) -> str:
@@ -42,10 +125,9 @@ class User:
         return env
 
     def run(self, *args, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-        """``vmvc ARGS`` as this user (its ids only, no supplementary groups, its own environment)."""
-        argv = ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups", LAUNCHER, *args]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env or self.env(),
-                              stdin=subprocess.DEVNULL, cwd=self.home)
+        """``vmvc ARGS`` as this user (:meth:`argv`), in its own environment."""
+        return subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout,
+                              env=env or self.env(), stdin=subprocess.DEVNULL, cwd=self.home)
 
     def processes(self) -> list[str]:
         found = []
@@ -103,6 +185,7 @@ def _free_range() -> int:
 def user():
     name = f"vmvcrl{os.getpid() % 100000}"
     home = tempfile.mkdtemp(prefix="vmvc-rootless-", dir="/tmp")
+    stage = tempfile.mkdtemp(prefix="vmvc-rootless-stage-")  # a mount point root alone uses
     subprocess.run(["useradd", "-M", "-d", home, "-s", "/bin/sh", "-K", "UID_MIN=20000", name],
                    check=True, capture_output=True)
     try:
@@ -111,11 +194,12 @@ def user():
         os.mkdir(os.path.join(home, "tmp"))
         for d in (home, os.path.join(home, "tmp")):
             os.chown(d, u.uid, u.gid)
-        reach = subprocess.run(["setpriv", f"--reuid={u.uid}", f"--regid={u.gid}", "--clear-groups", LAUNCHER,
-                                "--version"], capture_output=True, text=True, env=u.env(), cwd=home)
+        u.view = View.for_user(u.uid, u.gid, stage)
+        reach = u.run("--version")
         assert reach.returncode == 0, (
-            f"the throwaway user cannot run {LAUNCHER} ({reach.stderr.strip()[-200:]}): rootless tests need "
-            "a checkout (and a Python) that other users may read, as any rootless user would")
+            f"the throwaway user cannot run {LAUNCHER}, even in a view covering {list(u.view.covers)} "
+            f"({reach.stderr.strip()[-200:]}): the checkout's files and its Python must be readable by "
+            "other users, as for any rootless user")
         if not all(_subid_lines(name).values()):  # useradd adds a range where login.defs says so
             first = _free_range()
             span = f"{first}-{first + 65535}"
@@ -126,9 +210,8 @@ def user():
         try:
             for root in (os.path.join(home, ".local", "share", "vmvc"), os.path.join(home, "single")):
                 if os.path.isdir(root):
-                    subprocess.run(["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}",
-                                    "--clear-groups", LAUNCHER, "system", "stop"], env=u.env(VMVC_ROOT=root),
-                                   capture_output=True, timeout=60, cwd="/")
+                    subprocess.run(u.argv("system", "stop"), env=u.env(VMVC_ROOT=root), capture_output=True,
+                                   timeout=60, cwd="/")
             deadline = time.monotonic() + 10  # a hang guard: the keeper exits once its spawner is gone
             while u.processes() and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -143,6 +226,7 @@ def user():
             if any(_subid_lines(name).values()):  # userdel removes them; make sure
                 set_subid_lines(name, {})
             shutil.rmtree(home, ignore_errors=True)
+            os.rmdir(stage)  # only ever a mount point inside the views' namespaces
     assert not left, f"processes of the rootless user left behind: {left}"
     assert not mounted, f"mounts left under its home: {mounted}"
     assert not any(_subid_lines(name).values())

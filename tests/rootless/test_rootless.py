@@ -1,9 +1,10 @@
 """Rootless mode (issue 10): a user without root runs containers, and can do nothing more than before.
 
-Everything goes through the real CLI as a throwaway user (``conftest.user``): its spawner starts in a
-user namespace mapped onto its uid and its subordinate range, with overlayfs, ``/proc``, ``/sys``
-and bind-mounted ``/dev`` nodes inside; limits fail with one line; seccomp, the capability bounding
-set and ``no_new_privs`` still hold.
+Everything goes through the real CLI as a throwaway user (``conftest.user``; the checkout's own
+launcher, through a read-only view of the checkout when CI cloned it where other users cannot
+enter, see ``conftest``): its spawner starts in a user namespace mapped onto its uid and its
+subordinate range, with overlayfs, ``/proc``, ``/sys`` and bind-mounted ``/dev`` nodes inside; limits
+fail with one line; seccomp, the capability bounding set and ``no_new_privs`` still hold.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ call, so they print through a daemon exactly what they print locally."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from runtime.api_client.client import Client
@@ -40,6 +41,24 @@ def image(data: dict) -> Image:
                  layer_dirs=lower.split(":") if lower else [], size=int(data.get("Size") or 0),
                  created=_iso(data.get("Created")), architecture=data.get("Architecture", ""),
                  os=data.get("Os", ""), manifest="")
+
+
+def _changes(config: dict | None) -> tuple[str, ...] | None:
+    """The config ``import -c`` made, as docker's ``changes`` (Dockerfile lines the daemon applies to the
+    same default config, in an order that gives the same result)."""
+    import shlex
+
+    if not config or config == {"Env": [DEFAULT_PATH]}:
+        return None
+    out = [f"ENV {shlex.quote(e)}" for e in config.get("Env") or []]
+    out += [f"LABEL {shlex.quote(f'{k}={v}')}" for k, v in (config.get("Labels") or {}).items()]
+    for key, word in (("Cmd", "CMD"), ("Entrypoint", "ENTRYPOINT")):
+        if config.get(key) is not None:
+            out.append(f"{word} {json.dumps(config[key])}")
+    for key, word in (("WorkingDir", "WORKDIR"), ("User", "USER")):
+        if config.get(key):
+            out.append(f"{word} {config[key]}")
+    return tuple(out)
 
 
 class RemoteStore:
@@ -90,12 +109,9 @@ class RemoteStore:
 
     def import_tar(self, src, ref: str | None = None, *, config: dict | None = None,
                    comment: str = "vmvc import", **_ignored) -> Image:
-        if config not in (None, {"Env": [DEFAULT_PATH]}):
-            raise VmvcError("import --change is not supported through the daemon's API: run without "
-                            "--host (VMVC_HOST) for it")
         if ref is not None:
             reference.normalise(ref)
-        query = {"fromSrc": "-", "repo": ref, "message": comment}
+        query = {"fromSrc": "-", "repo": ref, "message": comment, "changes": _changes(config)}
         if isinstance(src, str):
             try:
                 f = open(src, "rb")

@@ -121,6 +121,12 @@ def test_one_engine_seen_by_vmvc_and_docker_alike(remote, tmp_path):
     assert image_id.startswith("sha256:")
     seen = docker("image", "inspect", "--format", "{{.Id}}", "imported:1", check=True).stdout.decode()
     assert seen.strip() == image_id
+    change = ["-c", 'CMD ["cat", "/hello.txt"]', "-c", 'ENV A=1 B="two words"', "-c", "WORKDIR /w"]
+    v("import", *change, str(rootfs), "changed:r")
+    remote.direct("import", *change, str(rootfs), "changed:d")
+    docker("import", *change, str(rootfs), "changed:k", check=True)
+    configs = {v("inspect", "-f", "{{json .Config}}", f"changed:{t}").stdout for t in "rdk"}
+    assert len(configs) == 1 and '"B=two words"' in configs.pop()  # -c means the same on every path
     assert v("tag", "imported:1", "again:2").returncode == 0
     assert "again" in docker("images", check=True).stdout.decode()
     assert v("rmi", "again:2").stdout == "Untagged: again:2\n"

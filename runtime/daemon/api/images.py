@@ -168,21 +168,37 @@ async def _import(d, req):
         raise HTTPError(400, "only fromSrc=- (the request body) is supported")
     repo, tag_ = req.arg("repo") or "", req.arg("tag") or ""
     ref = (f"{repo}:{tag_}" if tag_ else repo) or None
+    config = _import_config(req)
     spool = tempfile.SpooledTemporaryFile(max_size=64 << 20, prefix="vmvc-import-")
     try:
         async for piece in req.chunks(limit=MAX_IMPORT):
             spool.write(piece)
         spool.seek(0)
-        changes = req.query.get("changes")
-        img = await d.store_call(d.store.import_tar, spool, ref, comment="docker import via vmvc daemon")
-        if changes:
-            pass  # Dockerfile-style --change is applied by the CLI path (runtime.images.changes)
+        img = await d.store_call(d.store.import_tar, spool, ref, config=config,
+                                 comment=req.arg("message") or "docker import via vmvc daemon")
     finally:
         spool.close()
     d.events.publish("image", "import", img.id, {"name": ref or ""})
     await req.start_stream()
     await req.chunk_json({"status": img.id})
     await req.end_stream()
+
+
+def _import_config(req) -> dict:
+    """``docker import -c 'CMD …' -c 'ENV …'``: each ``changes`` parameter applied in order, as the
+    direct path applies them (:mod:`runtime.images.changes`)."""
+    import urllib.parse
+
+    from runtime.errors import VmvcError
+    from runtime.images import changes
+    from runtime.images.store import DEFAULT_PATH
+
+    given = [v for k, v in urllib.parse.parse_qsl(req.extra.get("raw_query", ""), keep_blank_values=True)
+             if k == "changes" and v]
+    try:
+        return changes.apply({"Env": [DEFAULT_PATH]}, given)
+    except VmvcError as e:
+        raise HTTPError(400, str(e)) from None
 
 
 def registry_credentials(req) -> tuple[str, str] | None:

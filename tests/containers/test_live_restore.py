@@ -232,17 +232,23 @@ def test_a_tty_container_dies_with_the_spawner_and_says_why(engine, no_leaks):
 
 
 def test_sigterm_of_the_spawner_leaves_containers_running_and_system_stop_still_stops_all(engine, no_leaks):
-    _ok(vmvc("run", "-d", "--name", "keep", "busybox", "sleep", "300"))
+    _ok(vmvc("run", "-d", "--name", "keep", "busybox", "sh", "-c", "printf partial; exec sleep 300"))
     pid = _pid("keep")
-    _kill_spawner(engine, signal.SIGTERM)
+    _kill_spawner(engine, signal.SIGTERM)  # a partial line read already is logged on the way out
     assert _alive(pid)
     assert _ps() == {"keep": "running"}
     r = vmvc("system", "stop")  # refuses while containers run, as before
     assert r.returncode != 0 and "still running" in r.stderr
-    assert "killed 1 container" in _ok(vmvc("system", "stop", "-f"))
+    assert _ok(vmvc("exec", "keep", "echo", "in")) == "in\n"  # exec into an adopted container
+    session = subprocess.Popen([*_cli(), "exec", "keep", "sleep", "300"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    _wait_until(lambda: "sleep 300" in _ok(vmvc("exec", "keep", "ps")), what="the exec'd sleep")
+    assert "killed 1 container" in _ok(vmvc("system", "stop", "-f"))  # the exec too, first
+    assert session.wait(60) != 0
     _wait_until(lambda: _state(pid) is None, what="the adopted container to be killed and reaped")
     st = json.loads(_ok(vmvc("inspect", "keep")))[0]["State"]
     assert (st["Status"], st["ExitCode"]) == ("exited", 137)
+    assert _log_lines(engine, engine.table.resolve("keep")) == ["partial"]  # once: not lost, not twice
     _ok(vmvc("rm", "keep"))
 
 

@@ -140,7 +140,7 @@ class Spawner:
         if kill:
             self.sup.kill_all()
         else:
-            self.sup.kill_execs()
+            self.sup.leave_all()
         self.pool.close()
         self._run_deferred(once=False)
         if self.janitor is not None:

@@ -536,10 +536,20 @@ class Supervisor:
             conn.finish()
 
     def kill_all(self) -> None:
-        """Kill every container (recording its exit) and every exec (on the way out)."""
+        """Kill every exec and every container, recording its exit (on the way out). Execs first: a
+        container's init cannot finish dying, for the keeper to reap it, while they are unreaped."""
+        self.kill_execs()
         for box in list(self.boxes.values()):
             self._kill(box)
             self._exited(box, block=True)
+
+    def leave_all(self) -> None:
+        """On the way out without killing (live restore): every container keeps running and its
+        output waits in its FIFOs for the next spawner; a partial line read already is logged now.
+        ``exec``'d processes are killed (their output is this spawner's pipes)."""
+        for box in self.boxes.values():
+            if box.log is not None:
+                box.log.close()
         self.kill_execs()
 
     def kill_execs(self) -> None:

@@ -68,6 +68,33 @@ def _shutdown(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
+FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
+
+
+def spread(directory: str) -> None:
+    """Mark ``directory`` as the top of a hierarchy (``chattr +T``): ext4 then places each directory made
+    in it in a block group with the most free inodes, instead of next to its parent. A pull writes
+    thousands of files; near /tmp and the store, ext4 (without a journal, as on some VM hosts) scans
+    every recently deleted inode on each create, which cost more than all the rest of a pull together.
+    Elsewhere the flag does nothing (other filesystems refuse it; that is fine)."""
+    import array
+
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        flags = array.array("I", [0])
+        fcntl.ioctl(fd, FS_IOC_GETFLAGS, flags, True)
+        if not flags[0] & FS_TOPDIR_FL:
+            flags[0] |= FS_TOPDIR_FL
+            fcntl.ioctl(fd, FS_IOC_SETFLAGS, flags, True)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def blob_file(downloads: str, desc: dict) -> tuple[str, str, int]:
     """(path of the download file, short id, size) for a layer descriptor, refusing what is unsafe."""
     digest = desc.get("digest")

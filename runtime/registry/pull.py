@@ -161,6 +161,7 @@ def _pull_from(store, ep: Endpoint, path: str, tag: str, digest: str | None, ful
             todo[diff_id] = d
     sockets = fetch.Sockets()
     with store.staging() as stage, ThreadPoolExecutor(PARALLEL, thread_name_prefix="vmvc-pull") as pool:
+        fetch.spread(stage.path)
         futures = {pool.submit(_layer, store, stage, i, ep, path, d, diff_id, downloads, scope, emit,
                                sockets): d for i, (diff_id, d) in enumerate(todo.items())}
         try:

@@ -22,6 +22,7 @@ import posixpath
 import tarfile
 import tempfile
 import time
+from collections import namedtuple
 
 from runtime.errors import VmvcError
 from runtime.images import layers as layerlib
@@ -202,6 +203,11 @@ def _seekable(store: ImageStore, src):
             os.unlink(tmp)
 
 
+ArchivedImage = namedtuple("ArchivedImage", "config layers tags")
+ArchivedImage.__doc__ = """One image of an archive as its manifest names it: its config's bytes, the
+archive members holding its layers (in order), and its tags."""
+
+
 def load(store: ImageStore, src) -> list[Image]:
     """Load every image of a docker-archive or OCI layout (path, directory or binary stream)."""
     with _seekable(store, src) as path:
@@ -213,22 +219,21 @@ def load(store: ImageStore, src) -> list[Image]:
             plan = _plan(source)
             with store.staging() as stage:
                 staged = []
-                for config_bytes, layer_names, tags in plan:
-                    config = _parse_config(config_bytes)
-                    diff_ids = config["rootfs"]["diff_ids"]
-                    if len(diff_ids) != len(layer_names):
-                        raise BadArchive(f"config lists {len(diff_ids)} layers, manifest {len(layer_names)}")
-                    for name, diff_id in zip(layer_names, diff_ids, strict=True):
+                for image in plan:
+                    diff_ids = _parse_config(image.config)["rootfs"]["diff_ids"]
+                    if len(diff_ids) != len(image.layers):
+                        raise BadArchive(f"config lists {len(diff_ids)} layers, manifest {len(image.layers)}")
+                    for name, diff_id in zip(image.layers, diff_ids, strict=True):
                         with source.open(name) as f:
                             stage.add_layer(f, expect=diff_id)
-                    staged.append((config_bytes, diff_ids, tags))
+                    staged.append((image.config, diff_ids, image.tags))
                 return [store.add(stage, diff_ids, cb, tags) for cb, diff_ids, tags in staged]
         finally:
             source.close()
 
 
-def _plan(source: _Source) -> list[tuple[bytes, list[str], list[str]]]:
-    """(config bytes, layer member names, tags) per image. The JSON is the archive's, so any shape can
+def _plan(source: _Source) -> list[ArchivedImage]:
+    """The archive's images. The JSON is the archive's, so any shape can
     come: a missing key or a wrong type anywhere is one :class:`BadArchive` line, never a traceback."""
     if source.has("manifest.json"):
         what, planner = "manifest.json", _docker_plan
@@ -242,8 +247,8 @@ def _plan(source: _Source) -> list[tuple[bytes, list[str], list[str]]]:
         raise BadArchive(f"{what} is malformed: no {e} field") from None
     except (TypeError, AttributeError, ValueError, IndexError):
         raise BadArchive(f"{what} is malformed: a field has the wrong type") from None
-    for _, names, tags in plan:
-        if not all(isinstance(n, str) for n in names) or not all(isinstance(t, str) for t in tags):
+    for image in plan:
+        if not all(isinstance(x, str) for x in (*image.layers, *image.tags)):
             raise BadArchive(f"{what} is malformed: layer names and tags must be strings")
     return plan
 
@@ -262,7 +267,7 @@ def _parse_config(raw: bytes) -> dict:
     return config
 
 
-def _docker_plan(source: _Source) -> list[tuple[bytes, list[str], list[str]]]:
+def _docker_plan(source: _Source) -> list[ArchivedImage]:
     manifests, _ = source.read_json("manifest.json")
     if not isinstance(manifests, list):
         raise BadArchive("manifest.json is not a list")
@@ -270,7 +275,7 @@ def _docker_plan(source: _Source) -> list[tuple[bytes, list[str], list[str]]]:
     for m in manifests:
         _, config_bytes = source.read_json(m["Config"])
         tags = [t for t in (m.get("RepoTags") or []) if isinstance(t, str) and _valid(t)]
-        plan.append((config_bytes, list(m.get("Layers") or []), tags))
+        plan.append(ArchivedImage(config_bytes, list(m.get("Layers") or []), tags))
     return plan
 
 
@@ -298,7 +303,7 @@ def _verified(source: _Source, digest: str) -> bytes:
     return raw
 
 
-def _oci_plan(source: _Source) -> list[tuple[bytes, list[str], list[str]]]:
+def _oci_plan(source: _Source) -> list[ArchivedImage]:
     index, _ = source.read_json("index.json")
     plan = []
     for desc in index.get("manifests") or []:
@@ -309,7 +314,7 @@ def _oci_plan(source: _Source) -> list[tuple[bytes, list[str], list[str]]]:
         annotations = desc.get("annotations") or {}
         name = annotations.get(NAME_ANNOTATION) or annotations.get(REF_ANNOTATION) or ""
         tags = [name] if ("/" in name or ":" in name) and _valid(name) else []
-        plan.append((config_bytes, layer_names, tags))
+        plan.append(ArchivedImage(config_bytes, layer_names, tags))
     return plan
 
 

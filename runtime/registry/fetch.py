@@ -27,6 +27,7 @@ from runtime.errors import VmvcError
 from runtime.registry.errors import DigestMismatch, Unreachable, Unsupported
 
 CHUNK = 1 << 20
+DRAIN_LIMIT = 256 << 20  # after a refused archive, read this much more at most to tell a bad digest
 
 
 class Cancelled(VmvcError):
@@ -119,6 +120,7 @@ class Stream:
         self.replay = kept  # bytes of the download file still to replay
         self.have = 0       # bytes hashed so far
         self.cut = False    # the connection dropped before the end
+        self.keep = True    # append what arrives to the download file
         self.sock = sockets.add(resp) if resp is not None else None
 
     def read(self, n: int = -1) -> bytes:
@@ -144,7 +146,7 @@ class Stream:
         if not data:
             self.cut = self.have < self.total
             return b""
-        view = memoryview(data)
+        view = memoryview(data) if self.keep else b""
         while view:
             view = view[os.write(self.fd, view):]
         self.sha.update(data)
@@ -152,9 +154,11 @@ class Stream:
         self.progress(self.have)
         return data
 
-    def drain(self) -> None:
-        """Read what the registry still sends (up to the size), so the digest can be judged."""
-        while self.read(CHUNK):
+    def drain(self, limit: int | None = None) -> None:
+        """Read what the registry still sends (up to the size, or ``limit`` more bytes), so the digest
+        can be judged."""
+        stop = None if limit is None else self.have + limit
+        while (stop is None or self.have < stop) and self.read(CHUNK):
             pass
 
     def verdict(self, digest: str) -> str:
@@ -204,9 +208,17 @@ def fetch_layer(ep, path: str, desc: dict, diff_id: str, downloads: str, staging
                 if isinstance(e, KeyboardInterrupt) or sockets.cancel.is_set():
                     raise
                 failure = e
-            with contextlib.suppress(Cancelled if failure is None else VmvcError):
-                stream.drain()  # the rest of the blob: a bad digest explains a bad archive
-            verdict = stream.verdict(digest)
+            if failure is None:
+                with contextlib.suppress(Cancelled):
+                    stream.drain()  # the end of the gzip member: a registry may send bytes beyond it
+                verdict = stream.verdict(digest)
+            else:  # a bad digest explains a bad archive: read on (not to disk, and not for ever) to judge
+                stream.keep = False
+                with contextlib.suppress(VmvcError):
+                    stream.drain(DRAIN_LIMIT)
+                verdict = stream.verdict(digest)
+                if verdict == "cut" and not stream.cut:
+                    verdict = "unjudged"  # too much left to read: the archive's own error it is
         finally:
             stream.close()
         keep = verdict == "ok" and failure is None  # verified: kept until the image is in the store

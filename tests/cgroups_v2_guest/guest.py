@@ -85,6 +85,29 @@ def check_oom() -> None:
         exit_code=r.returncode, oom_killed=state["OOMKilled"], stderr=r.stderr[-300:])
 
 
+def check_crun_anchor() -> None:
+    """The reference runtime on the same kernel: crun runs the same OOM under the same 32 MiB limit (its
+    own cgroup at /crun-anchor). vmvc's 137 above should be what crun gets too."""
+    bundle = "/tmp/crun-anchor"
+    os.makedirs(f"{bundle}/rootfs/bin", exist_ok=True)
+    subprocess.run(["cp", "/bin/busybox", f"{bundle}/rootfs/bin/busybox"], check=True)
+    for tool in ("sh", "head", "tail"):
+        if not os.path.lexists(f"{bundle}/rootfs/bin/{tool}"):
+            os.symlink("busybox", f"{bundle}/rootfs/bin/{tool}")
+    subprocess.run(["crun", "spec"], cwd=bundle, check=True, capture_output=True)
+    with open(f"{bundle}/config.json") as f:
+        config = json.load(f)
+    config["process"].update(terminal=False, args=["sh", "-c", "head -c 200m /dev/zero | tail > /dev/null"])
+    config["linux"]["cgroupsPath"] = "/crun-anchor"
+    config["linux"]["resources"] = {"memory": {"limit": 32 << 20, "swap": 32 << 20}, "pids": {"limit": 50}}
+    with open(f"{bundle}/config.json", "w") as f:
+        json.dump(config, f)
+    version = subprocess.run(["crun", "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
+    r = subprocess.run(["crun", "run", "-b", bundle, "crun-anchor"], capture_output=True, text=True,
+                       timeout=300)
+    say("crun-anchor", r.returncode == 137, exit_code=r.returncode, crun=version, stderr=r.stderr[-300:])
+
+
 def check_pids() -> None:
     r = vmvc("run", "--rm", "--pids-limit", "50", "busybox", "sh", "-c", BOMB)
     after = vmvc("run", "--rm", "busybox", "true")
@@ -183,8 +206,8 @@ def check_nothing_left() -> None:
 
 
 PYTEST_TARGETS = ("tests/containers/test_limits.py", "tests/cgroups")
-CHECKS = (check_pure_v2, check_doctor, check_oom, check_pids, check_leaf_and_limits, check_cpu_quota,
-          check_project_tests, check_nothing_left)
+CHECKS = (check_pure_v2, check_doctor, check_oom, check_crun_anchor, check_pids, check_leaf_and_limits,
+          check_cpu_quota, check_project_tests, check_nothing_left)
 
 
 def main() -> int:

@@ -20,14 +20,15 @@ from runtime.vm.debian import v2check
 
 OSIMAGE_CACHE = os.environ.get("VMVC_TEST_OSIMAGE_CACHE", "/var/cache/vmvc-test/osimages")
 CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EXPECTED = ("guest", "pure-v2", "doctor", "oom", "pids-limit", "limits-written", "own-leaf-cgroup", "cpuset",
-            "cgroupns-readonly", "cgroup-removed", "cpu-quota", "pytest", "nothing-left")
+EXPECTED = ("guest", "pure-v2", "doctor", "oom", "crun-anchor", "pids-limit", "limits-written",
+            "own-leaf-cgroup", "cpuset", "cgroupns-readonly", "cgroup-removed", "cpu-quota", "pytest",
+            "nothing-left")
 # the project's own tests the guest runs under pytest (one "pytest <module>::<test>" line each)
 LIMIT_TESTS = ("test_memory_limit_oom_kills_with_137", "test_oom_killed_is_recorded",
                "test_under_the_limit_nothing_happens", "test_pids_limit_holds_a_fork_bomb",
                "test_cpu_quota_caps_usage", "test_stats_report_memory_and_pids")
 
-pytestmark = [pytest.mark.root, pytest.mark.qemu, pytest.mark.slow, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.root, pytest.mark.qemu, pytest.mark.slow, pytest.mark.timeout(3000)]
 
 
 @pytest.fixture(scope="module")

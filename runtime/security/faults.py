@@ -240,3 +240,53 @@ def damaged_layer(engine, root: str) -> dict:
     problems += _left(before, root)
     return _item("a layer file changed on disk", problems,
                  "image verify found it; run refused it in one line; rmi removed it")
+
+
+def _proc_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def kill_spawner(engine, root: str) -> dict:
+    """``kill -9`` of the spawner while a container prints: the container keeps running (the state
+    root's keeper holds it) and the next command's spawner adopts it, its log going on."""
+    import json
+
+    before = leftovers.snapshot(root)
+    name = "vmvc-sec-printer"
+    r = cli(["run", "-d", "--name", name, "busybox", "sh", "-c",
+             "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.1; done"], root)
+    problems = [] if r.returncode == 0 else [f"the printer did not start: {r.stderr.strip()[:80]}"]
+    try:
+        cid = engine.table.resolve(name)
+        init = engine.inspect(cid)["State"]["Pid"]
+        log = engine.table.log_path(cid)
+        size = lambda: os.path.getsize(log) if os.path.exists(log) else 0  # noqa: E731
+        _until(lambda: size() > 0, 10)
+        spawner = engine.spawner.request({"op": "ping"})["pid"]
+        os.kill(spawner, 9)
+        if not _until(lambda: not _proc_alive(spawner), 10):
+            problems.append("the spawner did not die")
+        r = cli(["ps", "--json"], root)  # a new spawner, which adopts what runs
+        try:
+            states = {c["Names"][0].lstrip("/"): c["State"] for c in json.loads(r.stdout)}
+        except (ValueError, KeyError, IndexError, TypeError):
+            states = {}
+        if states.get(name) != "running":
+            problems.append(f"after the kill ps says {states.get(name)!r}: {r.stderr.strip()[:80]}")
+        if not _proc_alive(init) or engine.inspect(cid)["State"]["Pid"] != init:
+            problems.append("the container's init did not survive")
+        grown = size()
+        if not _until(lambda: size() > grown, 10):
+            problems.append("its log stopped")
+        if not _alive(engine):
+            problems.append("the engine no longer starts containers")
+    finally:
+        cli(["rm", "-f", name], root)
+    problems += _left(before, root)
+    return _item("kill -9 of the spawner", problems,
+                 "the running container lived on (same init), the next command's spawner adopted it, its "
+                 "log went on")

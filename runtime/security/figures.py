@@ -122,15 +122,16 @@ def measure(quick: bool = True, api: bool = True, say=None, sample=None) -> dict
             say("faults")
             items = [faults.kill_init(engine, root), faults.fifo_passwd(engine, root),
                      faults.deep_tree(engine, root), faults.damaged_record(engine, root),
-                     faults.damaged_layer(engine, root)]
+                     faults.damaged_layer(engine, root), faults.kill_spawner(engine, root)]
             say("log flood")
             flood = faults.log_flood(engine, root, starts=7 if quick else 21, sample=sample)
             items.append({k: flood[k] for k in ("name", "held", "detail")})
             rows.append(_row("faults", "survived",
                              "injected into a running engine (a killed init, a FIFO /etc/passwd, a deep "
-                             "tree, a garbage record, a damaged layer, a log flood); survived = the engine "
-                             "kept starting containers (same spawner and janitor), the answer came as one "
-                             "line, nothing was left", items))
+                             "tree, a garbage record, a damaged layer, a killed spawner, a log flood); "
+                             "survived = the engine kept serving (the same spawner and janitor, unless "
+                             "the spawner was the target), the answer came as one line, nothing was left",
+                             items))
         finally:
             engine.shutdown()
     load = {k: v for k, v in flood.items() if k not in ("name", "held", "detail")}

@@ -36,7 +36,7 @@ def test_doctor_security_reports_every_class_held(no_leaks):
     assert rows["escape attempts"]["blocked_unconfined"] >= len(attempts.ATTEMPTS) - 4  # as test_escapes
     assert rows["hostile inputs (CLI)"]["tried"] == len(hostile.BAD_RUN_FLAGS) + 9 + 4
     assert rows["hostile requests (API)"]["tried"] == len(hostile.BAD_REQUESTS)
-    assert rows["faults"]["tried"] == 6
+    assert rows["faults"]["tried"] == 7
     for name, row in rows.items():
         if name != "load held":
             assert row["held"] == row["tried"], figures.details(row)

@@ -51,6 +51,12 @@ def _left(before: dict, root: str) -> list[str]:
     return leftovers.grown(before, leftovers.snapshot(root))
 
 
+def _detached(root: str, name: str, script: str) -> list[str]:
+    """``vmvc run -d --name NAME busybox sh -c SCRIPT``; [] or why it did not start."""
+    r = cli(["run", "-d", "--name", name, "busybox", "sh", "-c", script], root)
+    return [] if r.returncode == 0 else [f"{name} did not start: {r.stderr.strip()[:80]}"]
+
+
 def _item(name: str, problems: list[str], detail: str) -> dict:
     return {"name": name, "held": not problems, "detail": "; ".join(problems) or detail}
 
@@ -75,9 +81,7 @@ def kill_init(engine, root: str) -> dict:
 def fifo_passwd(engine, root: str) -> dict:
     before = leftovers.snapshot(root)
     name = "vmvc-fifo-trap"
-    r = cli(["run", "-d", "--name", name, "busybox", "sh", "-c",
-             "rm /etc/passwd && mkfifo /etc/passwd && exec sleep 120"], root)
-    problems = [] if r.returncode == 0 else [f"the trap did not start: {r.stderr.strip()[:80]}"]
+    problems = _detached(root, name, "rm /etc/passwd && mkfifo /etc/passwd && exec sleep 120")
     try:
         if not problems and not _until(lambda: cli(["exec", name, "test", "-p", "/etc/passwd"], root)
                                        .returncode == 0, 30):
@@ -257,9 +261,7 @@ def kill_spawner(engine, root: str) -> dict:
 
     before = leftovers.snapshot(root)
     name = "vmvc-sec-printer"
-    r = cli(["run", "-d", "--name", name, "busybox", "sh", "-c",
-             "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.1; done"], root)
-    problems = [] if r.returncode == 0 else [f"the printer did not start: {r.stderr.strip()[:80]}"]
+    problems = _detached(root, name, "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.1; done")
     try:
         cid = engine.table.resolve(name)
         init = engine.inspect(cid)["State"]["Pid"]

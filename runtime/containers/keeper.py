@@ -20,8 +20,8 @@ It holds no container fds, restarts nothing and costs nothing per container: one
 (a ``python -I -S`` running only this stdlib-only file: ~10 MB resident, ~5 MB of it its own), which
 forks the next spawner when a client asks (over ``keeper.sock``; the client hands it the pipe its
 "ready" comes back on, its argv and environment), and exits once the root has neither a spawner nor
-an orphan left. A second keeper that races the first for the
-same root (two clients launching at once) finds the lock taken and only keeps the children it has.
+an orphan left. A second keeper that races the first for the same root (two clients launching at
+once) finds the lock taken and only keeps the children it has.
 
 Run as a script (``python -I -S keeper.py ROOT SPAWNER_PID``), so nothing of ``runtime`` is imported
 into it; the client side (:func:`ask`, :func:`launch`, :func:`read_status`) is imported by the engine.

@@ -97,11 +97,15 @@ def table(res: Results) -> tuple[list[str], list[list]]:
     sd, su = (_median(res, k, "pivot_root→exec step") for k in ("default", "unconfined"))
     if d and u:
         n = (res.get(NAME, "default", "start") or res.get(NAME, "unconfined", "start")).n
-        rows.append(["cost per start", n, f"{d - u:+.2f} ms end to end",
-                     f"median start {d:.1f} ms with the filter, {u:.1f} ms unconfined"
-                     + (f", {p:.1f} ms --privileged" if p else "")
-                     + (f"; the step that installs it: {sd - su:+.3f} ms ({sd:.3f} vs {su:.3f})" if sd and su
-                        else "")])
+        if sd and su:  # the engine's own trace of the step that installs the filter: precise enough to judge
+            verdict = "met" if sd - su <= TARGET_MS else "NOT met"
+            held = f"{sd - su:+.3f} ms (target ≤ {TARGET_MS:g} ms: {verdict})"
+        else:
+            held = f"{d - u:+.2f} ms end to end"
+        rows.append(["cost per start", n, held,
+                     f"the step that installs the filter (pivot_root→exec) {sd or 0:.3f} ms with it, "
+                     f"{su or 0:.3f} ms unconfined; whole starts {d:.1f} ms vs {u:.1f} ms ({d - u:+.2f} ms, "
+                     "within the noise of a start here)" + (f"; --privileged {p:.1f} ms" if p else "")])
     n = _idle_n(res)
     idle = {k: _median(res, k, "idle container: cgroup", n=n) for k in ("default", "unconfined")}
     if all(idle.values()):

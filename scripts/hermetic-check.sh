@@ -79,7 +79,7 @@ for run in 1 2; do
   start=$(date +%s)
   CI=true .venv/bin/pytest -q -p no:cacheprovider "$@" >"$log" 2>&1
   rc=$?
-  summary=$(grep -E '^(=+ )?[0-9]+ (passed|failed|error)|no tests ran' "$log" | tail -1 | sed 's/^=* *//; s/ *=*$//')
+  summary=$(grep -E ' in [0-9.]+s( \([0-9:]+\))?( =+)?$' "$log" | tail -1 | sed 's/^=* *//; s/ *=*$//')
   results+=("run $run: exit $rc, ${summary:-no summary} ($(( $(date +%s) - start )) s)")
   say "${results[-1]}"
   if [ "$rc" != 0 ]; then

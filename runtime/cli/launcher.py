@@ -84,7 +84,10 @@ def exit_now(code) -> None:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except (BrokenPipeError, ValueError):
+    except BrokenPipeError:  # the reader left (`vmvc … | head`): what is still buffered goes nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        os._exit(code if isinstance(code, int) and code else 141)
+    except ValueError:
         sys.exit(code)  # let the interpreter report or swallow it as usual
     threading = sys.modules.get("threading")
     # ``atexit._ncallbacks`` is private to CPython: without it nobody can tell, so tear down as usual.

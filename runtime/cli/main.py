@@ -117,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     argv, host = _host(argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(usage({**COMMANDS, **_plugins()}))
+        try:
+            print(usage({**COMMANDS, **_plugins()}))
+        except BrokenPipeError:  # `vmvc --help | head -1`: the reader left, as for any command
+            return 141
         return 0
     if argv[0] in ("-v", "--version"):
         argv[0] = "version"

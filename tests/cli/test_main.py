@@ -38,3 +38,18 @@ def test_console_script_is_installed():
     exe = Path(sys.executable).parent / "vmvc"
     r = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "doctor" in r.stdout
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`vmvc --help | head -1`: the pipe closes before the help is written; exit 141 (SIGPIPE's
+    128+13, as a shell reports docker's), nothing on stderr."""
+    import os
+
+    exe = Path(sys.executable).parent / "vmvc"
+    for args in (["--help"], ["images", "--help"]):
+        read, write = os.pipe()
+        os.close(read)  # nobody will ever read: the first write fails with EPIPE
+        with os.fdopen(write, "wb") as out:
+            r = subprocess.run([exe, *args], stdout=out, stderr=subprocess.PIPE, text=True, timeout=120)
+        assert r.stderr == "" and r.returncode in (0, 141), (args, r.returncode, r.stderr[-300:])
+    assert "Traceback" not in r.stderr

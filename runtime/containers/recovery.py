@@ -53,9 +53,7 @@ def recover_if_orphaned(table: Containers) -> bool:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False  # a live spawner owns the root
-        from runtime import cgroups
-
-        recover(table, cgroups.manager(), purge=None, live=live)  # directories: the next spawner's janitor
+        recover(table, _manager(), purge=None, live=live)  # directories: the next spawner's janitor
     finally:
         os.close(fd)
     if live:
@@ -63,6 +61,18 @@ def recover_if_orphaned(table: Containers) -> bool:
 
         _step("starting a spawner to adopt the running containers", SpawnerClient(table).launch)
     return True
+
+
+def _manager():
+    """The cgroups the root's spawner uses: a rootless one (any user but root) has none, so a CLI
+    command recovering for it must not look for its containers' cgroups in the host's."""
+    if os.geteuid() != 0:
+        from runtime.rootless.cgroups import NoLimits
+
+        return NoLimits()
+    from runtime import cgroups
+
+    return cgroups.manager()
 
 
 def recover(table: Containers, cg, purge=_purge_now, adopt=None, live: list[str] | None = None) -> list[str]:
@@ -81,7 +91,7 @@ def recover(table: Containers, cg, purge=_purge_now, adopt=None, live: list[str]
     for rec in table.all():
         if rec.status != RUNNING:
             continue
-        found = _step(f"container {rec.id[:12]}", identify, rec)
+        found = _step(f"container {rec.id[:12]}", identify, rec, cg.backend != "none")
         if found:
             pidfd, start = found
             live.append(rec.id)
@@ -108,22 +118,30 @@ def recover(table: Containers, cg, purge=_purge_now, adopt=None, live: list[str]
     return fixed
 
 
-def identify(rec) -> tuple[int, int] | None:
+def identify(rec, cgroups: bool = True) -> tuple[int, int] | None:
     """(pidfd, start time) of the record's process if it is still the one that was started -- alive,
     or dead and not yet reaped -- else None. The pidfd is opened first, so the process it refers to
-    is the one whose start time and cgroup are then checked."""
+    is the one whose start time and cgroup are then checked. ``cgroups`` False: the spawner makes
+    none (rootless mode), so the start time alone tells the container.
+
+    Pids: a rootless record's ``pid`` is of its spawner's PID namespace and ``host_pid`` the host's.
+    A rootless spawner opens the former (its own namespace) and reads ``/proc`` by the host pid the
+    pidfd names; a CLI command (the host's PID namespace) opens the host pid directly."""
+    from runtime.rootless import USERNS, host_pid
+
     pid, start, cgroup = rec.state.get("pid"), rec.state.get("pid_start"), rec.state.get("cgroup")
+    if not USERNS and rec.state.get("host_pid"):
+        pid = rec.state["host_pid"]
     if not pid or not start:
         return None  # recorded before live restore: nothing to tell a reused pid by
     try:
         pidfd = os.pidfd_open(pid)
     except OSError:
         return None
-    from runtime.rootless import host_pid
-
     seen = host_pid(pid, pidfd)  # as /proc names it (rootless mode's spawner has a PID namespace)
     st = keeper.proc_stat(seen)
-    if st is not None and st[1] == start and (st[0] in "ZX" or not cgroup or _in_cgroup(seen, cgroup)):
+    in_cgroup = not cgroups or not cgroup or _in_cgroup(seen, cgroup)
+    if st is not None and st[1] == start and (st[0] in "ZX" or in_cgroup):
         return pidfd, start
     os.close(pidfd)
     return None

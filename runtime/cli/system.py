@@ -68,10 +68,12 @@ def stop(argv: list[str]) -> int:
     from runtime.errors import Conflict
 
     engine = Engine()
-    if not os.path.exists(engine.table.socket_path):
+    # After a crash this recovers first: containers that outlived the spawner get a new one that
+    # adopts them, so they are refused (or, with -f, killed) like any others, never left unsupervised.
+    running = engine.list(all=False)
+    if not os.path.exists(engine.table.socket_path) or not engine.spawner.alive():
         print("no spawner running")
         return 0
-    running = engine.list(all=False)
     if running and not args.force:
         raise Conflict(f"{len(running)} container(s) still running: stop them, or use -f to kill them")
     engine.shutdown()

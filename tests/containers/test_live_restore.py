@@ -275,3 +275,22 @@ def test_sigterm_of_the_daemon_leaves_containers_running_for_the_next_daemon(tmp
             if d is not None:
                 d.stop()
         subprocess.run([*_cli(), "system", "stop", "-f"], env=first.env, capture_output=True, timeout=60)
+
+
+def test_system_stop_after_the_spawner_died_adopts_first_then_refuses_or_kills(engine, no_leaks):
+    """With no spawner but containers still running (the spawner got SIGTERM and removed its socket),
+    ``system stop`` does not say "no spawner running" and leave them unsupervised: a spawner adopts
+    them, then the usual rule applies (refused while they run, killed with -f)."""
+    _ok(vmvc("run", "-d", "--name", "orphan", "busybox", "sleep", "300"))
+    pid = _pid("orphan")
+    _kill_spawner(engine, signal.SIGTERM)
+    assert _alive(pid) and not os.path.exists(engine.table.socket_path)
+    r = vmvc("system", "stop")
+    assert r.returncode != 0 and "1 container(s) still running" in r.stderr, r.stderr
+    assert engine.spawner.request({"op": "ping"})["running"] == 1  # adopted: supervised again
+    assert "killed 1 container" in _ok(vmvc("system", "stop", "-f"))
+    _wait_until(lambda: _state(pid) is None, what="the container to be killed and reaped")
+    st = json.loads(_ok(vmvc("inspect", "orphan")))[0]["State"]
+    assert (st["Status"], st["ExitCode"]) == ("exited", 137)
+    assert _ok(vmvc("system", "stop")) == "no spawner running\n"
+    _ok(vmvc("rm", "orphan"))

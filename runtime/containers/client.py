@@ -166,7 +166,15 @@ class SpawnerClient:
     def launch(self) -> None:
         """Start this root's spawner and wait until it serves (or find that one already does). The
         root's keeper (:mod:`runtime.containers.keeper`) forks it if there is one; otherwise a new
-        keeper is double-forked with the spawner under it (so neither is the caller's child)."""
+        keeper is double-forked with the spawner under it (so neither is the caller's child). One
+        client at a time decides (:func:`keeper.launching`), so two first commands make one keeper."""
+        from runtime.containers import keeper
+
+        with keeper.launching(self.table.root, LAUNCH_TIMEOUT):
+            if not self.alive():  # another client may have started it while this one waited
+                self._launch()
+
+    def _launch(self) -> None:
         from runtime.containers import keeper
 
         r, w = os.pipe()

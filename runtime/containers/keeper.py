@@ -29,6 +29,7 @@ into it; the client side (:func:`ask`, :func:`launch`, :func:`read_status`) is i
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import select
@@ -40,6 +41,7 @@ import time
 
 SOCKET = "keeper.sock"
 LOCK = "keeper.lock"
+LAUNCH_LOCK = "launch.lock"
 EXITS = "exits"
 ASK_TIMEOUT = 5.0
 MAX_REQUEST = 1 << 20  # argv and environment of a spawn request
@@ -192,6 +194,30 @@ def launch(root: str, ready_w: int, spawner_argv: list[str], log: int, enter=Non
             os._exit(0)
     os.close(null)
     return pid
+
+
+@contextlib.contextmanager
+def launching(root: str, seconds: float):
+    """Held by a client from before it asks for a spawner until that spawner serves: two clients
+    launching at once would otherwise both find no keeper and each start one, the loser then
+    lingering as the subreaper of nothing anyone asks (``flock``, so a client that dies lets go).
+    The caller checks again for a serving spawner once it holds it. After ``seconds`` it goes on
+    without (a wedged launcher must not stop the engine); the keeper's own lock still lets only one
+    keeper serve."""
+    fd = os.open(os.path.join(root, LAUNCH_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)
 
 
 def wait_gone(root: str, seconds: float = 5.0) -> bool:

@@ -294,3 +294,22 @@ def test_system_stop_after_the_spawner_died_adopts_first_then_refuses_or_kills(e
     assert (st["Status"], st["ExitCode"]) == ("exited", 137)
     assert _ok(vmvc("system", "stop")) == "no spawner running\n"
     _ok(vmvc("rm", "orphan"))
+
+
+def test_simultaneous_first_commands_start_one_keeper_and_one_spawner(engine, no_leaks):
+    """Four first commands at once on a fresh root: one keeper, serving its socket, is the parent of
+    the one spawner (without the launch lock each could start a keeper, and the one left serving
+    need not be the spawner's)."""
+    import psutil
+
+    clients = [subprocess.Popen([*_cli(), "run", "-d", "--name", f"c{i}", "busybox", "sleep", "300"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in range(4)]
+    for c in clients:
+        assert c.wait(120) == 0, c.stderr.read()
+    keepers = [p for p in psutil.process_iter(["cmdline"])
+               if any(a.endswith("keeper.py") for a in p.info["cmdline"] or [])
+               and engine.root.rstrip("/") in (p.info["cmdline"] or [])]
+    spawner = engine.spawner.request({"op": "ping"})
+    assert [k.pid for k in keepers] == [psutil.Process(spawner["pid"]).ppid()]
+    assert spawner["running"] == 4 and os.path.exists(os.path.join(engine.root, "keeper.sock"))
+    _ok(vmvc("rm", "-f", "c0", "c1", "c2", "c3"))

@@ -104,5 +104,6 @@ def chart(res: Results, ax) -> None:
     for y, v in enumerate(values):
         ax.text(v, y, f" {v:.2f} s", va="center", fontsize=8)
     ax.set_xscale("log")
+    ax.set_xlim(right=max(values) * 2.5)  # room for the last label
     ax.set_xlabel(f"pull time, median s, log scale (far registry: {RTT_MS} ms RTT, {RATE / 1e6:.0f} MB/s)")
     ax.invert_yaxis()

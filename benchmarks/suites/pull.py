@@ -166,7 +166,10 @@ def chart(res: Results, ax) -> None:
     if not rows:
         return
     names = [f"{s.method}\n{s.labels.get('image')} ({s.labels.get('mb')} MB)" for s in rows]
-    ax.barh(names, [s.median for s in rows], color=["#2a9d8f" if s.method == VMVC else "#8d99ae"
-                                                    for s in rows])
-    ax.set_xlabel("pull from a loopback registry, median ms")
+    bars = ax.barh(names, [s.median for s in rows],
+                   color=[{VMVC: "#2a9d8f", SKOPEO_OCI: "#dde3ea"}.get(s.method, "#8d99ae") for s in rows])
+    for bar, s in zip(bars, rows, strict=True):
+        if s.method == SKOPEO_OCI:
+            bar.set_hatch("//")  # fetch and verify only: no decompression, no extraction
+    ax.set_xlabel("pull from a loopback registry, median ms (hatched: fetch only, not extracted)")
     ax.invert_yaxis()

@@ -313,3 +313,39 @@ def test_simultaneous_first_commands_start_one_keeper_and_one_spawner(engine, no
     assert [k.pid for k in keepers] == [psutil.Process(spawner["pid"]).ppid()]
     assert spawner["running"] == 4 and os.path.exists(os.path.join(engine.root, "keeper.sock"))
     _ok(vmvc("rm", "-f", "c0", "c1", "c2", "c3"))
+
+
+def _keeper(engine) -> int:
+    import psutil
+
+    [pid] = [p.pid for p in psutil.process_iter(["cmdline"])
+             if any(a.endswith("keeper.py") for a in p.info["cmdline"] or [])
+             and engine.root.rstrip("/") in (p.info["cmdline"] or [])]
+    return pid
+
+
+def test_kill_9_of_spawner_and_keeper_leaves_containers_running_and_their_codes_honest(engine, tmp_path,
+                                                                                       no_leaks):
+    """With the keeper killed too, the host's init becomes the containers' parent and drops their codes:
+    they are still adopted; one the spawner kills says 137, one that exits by itself says its code
+    was lost (255), not a made-up one."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    _ok(vmvc("run", "-d", "--name", "victim", "busybox", "sleep", "300"))
+    _ok(vmvc("run", "-d", "--name", "quits", "-v", f"{gate}:/gate", "busybox", "sh", "-c",
+             "while [ ! -e /gate/go ]; do sleep 0.05; done; exit 3"))
+    pids = {n: _pid(n) for n in ("victim", "quits")}
+    kept = _keeper(engine)
+    os.kill(kept, signal.SIGKILL)
+    _kill_spawner(engine)
+    _wait_until(lambda: not _alive(kept), what="the keeper to die")
+    assert all(_alive(p) for p in pids.values())
+    assert _ps() == {"victim": "running", "quits": "running"}  # adopted by a new spawner
+    _ok(vmvc("stop", "-t", "0", "victim"))
+    assert _ok(vmvc("wait", "victim")).strip() == "137"
+    (gate / "go").touch()
+    assert _ok(vmvc("wait", "quits")).strip() == "255"
+    st = json.loads(_ok(vmvc("inspect", "quits")))[0]["State"]
+    assert st["ExitCode"] == 255 and "exit code was lost" in st["Error"]
+    assert not any(_alive(p) for p in pids.values())
+    _ok(vmvc("rm", "victim", "quits"))

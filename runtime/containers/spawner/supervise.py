@@ -48,6 +48,8 @@ START_TIMEOUT = float(os.environ.get("VMVC_START_TIMEOUT", 60))  # from launch t
 REAP_WAIT = 5.0  # how long an exit handling waits for a process it killed (one stuck in the kernel)
 OUTPUT_RATE = float(os.environ.get("VMVC_OUTPUT_RATE", 16 << 20))  # bytes/s read from one process
 OUTPUT_BURST = 1 << 20
+LOST_CODE = ("its exit code was lost: the engine's keeper was killed too, so the host's init reaped it "
+             "(a container outlives a dead keeper, its exit code does not)")
 CLIENT_BACKLOG = 4 << 20  # bytes queued for an attached client before its process's output waits
 
 
@@ -78,6 +80,7 @@ class Proc:
         self.adopted = False  # a container a previous spawner started: the keeper reaps it
         self.start = 0  # its start time (``/proc/PID/stat``): the keeper's exit file is named by it
         self.code: int | None = None  # an adopted container's exit code, once the keeper has it
+        self.killed = False  # SIGKILL sent: its code is 137 even if no keeper recorded it
         self.reap_by = 0.0  # how long to wait for the keeper to reap it
 
     @property
@@ -239,10 +242,7 @@ class Supervisor:
             done(proc, proc.outcome)
 
     def _kill(self, proc: Proc) -> None:
-        try:
-            signal.pidfd_send_signal(proc.pidfd, signal.SIGKILL)
-        except OSError:
-            pass
+        self.signal(proc, signal.SIGKILL)
 
     def _exited(self, proc: Proc, block: bool = False) -> None:
         """Its pidfd is readable (or it must go now): handle its exit once, then answer its launch if
@@ -272,6 +272,7 @@ class Supervisor:
     def signal(self, proc: Proc, sig) -> None:
         try:
             signal.pidfd_send_signal(proc.pidfd, signal_number(sig))
+            proc.killed = proc.killed or signal_number(sig) == signal.SIGKILL
         except (ProcessLookupError, OSError):
             pass
 
@@ -420,6 +421,16 @@ class Supervisor:
         proc.paused.clear()
 
     # -- exits ------------------------------------------------------------------------------------
+    @staticmethod
+    def _lost_code(proc: Proc) -> int:
+        """No keeper recorded the code: it was killed too, so the container's parent is the host's
+        init, which drops it. 137 if this spawner sent the SIGKILL, else 255 with the reason."""
+        if proc.killed:
+            return 137
+        if "error" not in proc.outcome:
+            proc.outcome = {"error": LOST_CODE, "code": 255}
+        return 255
+
     def _keeper_code(self, proc: Proc, block: bool) -> bool:
         """Whether an adopted container's exit code is known (:attr:`Proc.code`): the keeper writes it
         before it reaps the zombie, so once the process is gone its file is there -- or nobody kept
@@ -434,11 +445,11 @@ class Supervisor:
             st = keeper.proc_stat(host_pid(proc.pid, proc.pidfd))
             if st is None or st[1] != proc.start:
                 kept = keeper.take_status(self.sp.table.root, proc.pid, proc.start)
-                proc.code = 255 if kept is None else kept[0]
+                proc.code = self._lost_code(proc) if kept is None else kept[0]
                 return True
             if time.monotonic() > proc.reap_by:
                 print(f"spawner: {proc.cid[:12]}: nobody reaped {proc.pid}", file=sys.stderr, flush=True)
-                proc.code = 255
+                proc.code = self._lost_code(proc)
                 return True
             if not block:
                 loop.after(0.005, lambda: self._exited(proc))

@@ -58,14 +58,23 @@ def test_a_rootless_container_outlives_kill_9_of_the_spawner_and_is_adopted(user
 
 
 def _outlives(user) -> None:
+    gate = os.path.join(user.home, "gate")
+    os.mkdir(gate)
+    os.chown(gate, user.uid, user.gid)
     r = user.run("run", "-d", "--name", "printer", "busybox", "sh", "-c", PRINTER)
     assert r.returncode == 0, r.stderr
+    r = user.run("run", "-d", "--name", "three", "-v", f"{gate}:/gate", "busybox", "sh", "-c",
+                 "while [ ! -e /gate/go ]; do sleep 0.05; done; exit 3")
+    assert r.returncode == 0, r.stderr
+    three = json.loads(user.run("inspect", "three").stdout)[0]["State"]["Pid"]
     _wait_until(lambda: len(_lines(user, "printer")) >= 3, what="the printer's first lines")
     pid = json.loads(user.run("inspect", "printer").stdout)[0]["State"]["Pid"]  # the host's pid
     [spawner] = _spawners(user)
     os.kill(spawner, signal.SIGKILL)
     _wait_until(lambda: not _alive(spawner), what="the spawner to die")
     assert _alive(pid)
+    open(os.path.join(gate, "go"), "w").close()  # exits while no spawner is alive: the keeper keeps 3
+    _wait_until(lambda: not psutil.pid_exists(three), what="the container to exit and be reaped")
 
     ps = user.run("ps", "--json")  # recovers as the user, starts a spawner that adopts the printer
     assert ps.returncode == 0, ps.stderr
@@ -83,4 +92,6 @@ def _outlives(user) -> None:
     st = json.loads(user.run("inspect", "printer").stdout)[0]["State"]
     assert (st["Status"], st["ExitCode"]) == ("exited", 137)
     assert not _alive(pid)
-    assert user.run("rm", "printer").returncode == 0
+    st = json.loads(user.run("inspect", "three").stdout)[0]["State"]
+    assert (st["Status"], st["ExitCode"], st["Error"]) == ("exited", 3, "")
+    assert user.run("rm", "printer", "three").returncode == 0

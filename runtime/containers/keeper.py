@@ -20,8 +20,14 @@ It holds no container fds, restarts nothing and costs nothing per container: one
 (a ``python -I -S`` running only this stdlib-only file: ~10 MB resident, ~5 MB of it its own), which
 forks the next spawner when a client asks (over ``keeper.sock``; the client hands it the pipe its
 "ready" comes back on, its argv and environment), and exits once the root has neither a spawner nor
-an orphan left. A second keeper that races the first for the same root (two clients launching at
-once) finds the lock taken and only keeps the children it has.
+an orphan left. Clients decide to launch one at a time (``launch.lock``, :func:`launching`), so two
+first commands start one keeper; a second keeper all the same (the launch lock timed out) finds the
+keeper lock taken and only keeps the children it has.
+
+If the keeper itself is killed, the containers still run and are adopted, but their parent is then
+the host's init, which drops exit codes: the spawner reports 137 for one it killed, else 255 with the
+reason. In rootless mode the keeper is PID 1 of the user's PID namespace, so killing it kills every
+container of that user (the kernel's rule for a namespace's init); their records then say why.
 
 Run as a script (``python -I -S keeper.py ROOT SPAWNER_PID``), so nothing of ``runtime`` is imported
 into it; the client side (:func:`ask`, :func:`launch`, :func:`read_status`) is imported by the engine.

@@ -35,12 +35,15 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _keepers(user) -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["uids", "cmdline"])
+            if p.info["uids"] and p.info["uids"].real == user.uid
+            and any(a.endswith("keeper.py") for a in p.info["cmdline"] or [])]
+
+
 def _spawners(user) -> list[int]:
     """The user's spawners: the keeper's children (its stems, the spawner's own children, look alike)."""
-    keepers = [p for p in psutil.process_iter(["uids", "cmdline"])
-               if p.info["uids"] and p.info["uids"].real == user.uid
-               and any(a.endswith("keeper.py") for a in p.info["cmdline"] or [])]
-    return [c.pid for k in keepers for c in k.children()
+    return [c.pid for k in _keepers(user) for c in k.children()
             if "runtime.containers.spawner" in " ".join(c.cmdline())]
 
 
@@ -95,3 +98,23 @@ def _outlives(user) -> None:
     st = json.loads(user.run("inspect", "three").stdout)[0]["State"]
     assert (st["Status"], st["ExitCode"], st["Error"]) == ("exited", 3, "")
     assert user.run("rm", "printer", "three").returncode == 0
+
+
+def test_kill_9_of_the_rootless_keeper_ends_the_users_containers_and_their_records_say_so(user, no_leaks):
+    """The keeper is PID 1 of the user's PID namespace: when it dies the kernel kills everything in it.
+    The records then say the engine stopped (255), nothing of the user keeps running, the next
+    command starts afresh."""
+    try:
+        r = user.run("run", "-d", "--name", "doomed", "busybox", "sleep", "300")
+        assert r.returncode == 0, r.stderr
+        pid = json.loads(user.run("inspect", "doomed").stdout)[0]["State"]["Pid"]
+        [keeper] = _keepers(user)
+        keeper.kill()
+        _wait_until(lambda: not _alive(pid) and not _keepers(user), what="the user's processes to end")
+        st = json.loads(user.run("inspect", "doomed").stdout)[0]["State"]
+        assert (st["Status"], st["ExitCode"]) == ("exited", 255) and "engine stopped" in st["Error"]
+        r = user.run("run", "--rm", "busybox", "echo", "again")
+        assert (r.returncode, r.stdout) == (0, "again\n"), r.stderr
+        assert user.run("rm", "doomed").returncode == 0
+    finally:
+        user.run("system", "stop", "-f")

@@ -10,10 +10,11 @@ real devices is refused, cgroups owned by host root stay read-only.
 How vmvc uses it. When the CLI is not root, the client starts the state root's spawner inside a
 new user *and PID* namespace (:mod:`.launch`): root in it is the user, plus the user's
 subordinate range from ``/etc/subuid``/``/etc/subgid`` through the setuid ``newuidmap``/``newgidmap``
-(:mod:`.idmap`), or, without a range, the user's own id alone. The spawner is PID 1 of that PID
-namespace, so it may ``setns`` back into it after forking each stem into a PID namespace of its own,
-exactly as a root spawner does; everything else in the spawner, the stems and ``init`` is the
-root code path with these differences, each decided by :data:`USERNS`:
+(:mod:`.idmap`), or, without a range, the user's own id alone. The root's keeper is PID 1 of that
+PID namespace (:mod:`runtime.containers.keeper`: killing it ends the user's containers) and the
+spawner its child, so the spawner may ``setns`` back into it after forking each stem into a PID
+namespace of its own, exactly as a root spawner does; everything else in the spawner, the stems
+and ``init`` is the root code path with these differences, each decided by :data:`USERNS`:
 
 * ``/dev`` nodes are bind mounts of the host's (``mknod`` is refused in a user namespace);
 * devpts gets ``gid=5`` only when group 5 is mapped;
@@ -65,7 +66,7 @@ def mapped(kind: str, ident: int) -> bool:
 
 
 def host_pid(pid: int, pidfd: int | None = None) -> int:
-    """``pid`` as the host sees it. The rootless spawner is PID 1 of its own PID namespace; the
+    """``pid`` as the host sees it. The rootless spawner has a PID namespace of its own; the
     host's ``/proc`` (which it still has mounted) names processes by their host ids: its own through
     ``/proc/self``, a child's in the ``Pid:`` line of its pidfd's fdinfo."""
     if not USERNS:

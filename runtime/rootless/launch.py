@@ -4,10 +4,10 @@ The client forks (as for a root spawner); the child ``setsid``s, then calls :met
 it unshares a user namespace and a PID namespace and waits. The client, still in the host's user
 namespace (only a process there may run the setuid helpers for it), writes the child's id maps
 (:func:`runtime.rootless.idmap.apply`) and lets it go on. The child, now root in its namespace,
-forks the spawner, which is PID 1 of the new PID namespace and gets full capabilities *in that
-namespace* when it ``execve``s. Any failure is one line in the client, never a spawner that does not
-answer: the child reports why its ``unshare`` failed on a pipe, and the client kills nothing but its
-own child.
+forks the keeper, PID 1 of the new PID namespace, which forks the spawner; each gets full
+capabilities *in that namespace* when it ``execve``s. Any failure is one line in the client, never a
+spawner that does not answer: the child reports why its ``unshare`` failed on a pipe, and the client
+kills nothing but its own child.
 """
 
 from __future__ import annotations

@@ -49,10 +49,13 @@ if [ -z "$PY" ]; then
 fi
 
 want="$PY $version $(sha256sum pyproject.toml | cut -c1-16)"
-if [ "$(cat .venv-other/.setup-stamp 2>/dev/null)" != "$want" ]; then
-  say "making .venv-other with Python $version ($PY)"
-  rm -rf .venv-other
-  "$PY" -m venv .venv-other
+have=$(cat .venv-other/.setup-stamp 2>/dev/null || true)
+if [ "$have" != "$want" ]; then
+  if [ "${have% *}" != "$PY $version" ]; then  # another interpreter: a new venv; else only reinstall
+    say "making .venv-other with Python $version ($PY)"
+    rm -rf .venv-other
+    "$PY" -m venv .venv-other
+  fi
   log=$(mktemp)
   if ! .venv-other/bin/python -m pip install -q --disable-pip-version-check -e '.[test,dev]' \
          --config-settings editable_mode=compat >"$log" 2>&1; then

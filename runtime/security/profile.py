@@ -117,6 +117,8 @@ def load(source) -> dict:
     """A checked profile from a path, JSON text or an already parsed dict; raises :class:`ProfileError`."""
     if isinstance(source, dict):
         data = source
+    elif not isinstance(source, (str, bytes, os.PathLike)):  # an int would be opened as a file descriptor
+        raise ProfileError(f"seccomp profile: a path, JSON text or object, not {type(source).__name__}")
     else:
         text = source
         if not str(source).lstrip().startswith(("{", "[")):

@@ -206,3 +206,18 @@ def test_the_default_profile_is_mobys_and_the_filter_is_small():
     p = json.load(open(profile.DEFAULT_PATH))
     assert p["defaultAction"] == "SCMP_ACT_ERRNO" and len(p["syscalls"]) > 20
     assert len(seccomp.default_filter()) < 400  # a binary search, not a 350-entry linear scan
+
+
+def test_a_profile_source_that_is_no_path_or_text_is_refused_not_opened_as_a_descriptor():
+    """`load(True)` once opened (and then closed) fd 1, stdout: anything but a path, JSON text or a
+    parsed object is one clear error, and stdout stays open."""
+    import os
+
+    import pytest
+
+    from runtime.security import profile
+
+    for source in (True, 1, None, 2.5):
+        with pytest.raises(profile.ProfileError, match="a path, JSON text or object"):
+            profile.load(source)
+    os.fstat(1)  # still open

@@ -359,7 +359,12 @@ def _pump(session, stdin: bool, tty: bool, watch=None) -> int:
                     continue
             frames = session.read()
             if not frames:
-                return session.exit_code if session.exit_code is not None else 125
+                if session.exit_code is not None:
+                    return session.exit_code
+                err.write(b"vmvc: the engine's spawner went away (stopped or killed) before the process "
+                          b"exited: its exit code is unknown\n")  # one line, never a silent 125
+                err.flush()
+                return 125
             for kind, payload in frames:
                 if kind in (1, 2):
                     stream = out if kind == 1 else err

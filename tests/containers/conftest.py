@@ -20,6 +20,7 @@ def engine(no_leaks, vmvc_root):
 
     eng = Engine()
     yield eng
+    eng.list()  # a test that killed the spawner and failed: a new one adopts what runs, shutdown kills it
     eng.shutdown()
 
 

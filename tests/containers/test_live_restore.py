@@ -349,3 +349,29 @@ def test_kill_9_of_spawner_and_keeper_leaves_containers_running_and_their_codes_
     assert st["ExitCode"] == 255 and "exit code was lost" in st["Error"]
     assert not any(_alive(p) for p in pids.values())
     _ok(vmvc("rm", "victim", "quits"))
+
+
+def test_kill_9_of_spawner_and_keeper_during_an_exec_and_a_rm_exit(engine, tmp_path, no_leaks):
+    """Both die while an ``exec`` session runs and while a ``--rm`` container is exiting: the exec's
+    client fails with one line and its process is gone (it was the spawner's), the container it ran in
+    is adopted, the ``--rm`` one is removed, nothing is left."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    _ok(vmvc("run", "-d", "--name", "host", "busybox", "sleep", "300"))
+    _ok(vmvc("run", "-d", "--rm", "--name", "brief", "-v", f"{gate}:/gate", "busybox", "sh", "-c",
+             "while [ ! -e /gate/go ]; do sleep 0.01; done"))
+    pids = {n: _pid(n) for n in ("host", "brief")}
+    session = subprocess.Popen([*_cli(), "exec", "host", "sleep", "300"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    _wait_until(lambda: "sleep 300" in _ok(vmvc("exec", "host", "ps")).split("\n", 2)[2],
+                what="the exec'd sleep")
+    kept = _keeper(engine)
+    (gate / "go").touch()  # brief exits right as its spawner and keeper die
+    os.kill(kept, signal.SIGKILL)
+    _kill_spawner(engine)
+    assert session.wait(60) != 0 and len(session.stderr.read().strip().splitlines()) == 1
+    _wait_until(lambda: _state(pids["brief"]) is None, what="the --rm container to be reaped")
+    assert _ps("-a") == {"host": "running"}  # brief removed (its code was lost with the keeper)
+    assert [p for p in _ok(vmvc("exec", "host", "ps", "-o", "comm")).split() if p == "sleep"] == ["sleep"]
+    _ok(vmvc("rm", "-f", "host"))
+    assert not _alive(pids["host"])

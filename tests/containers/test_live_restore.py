@@ -375,3 +375,33 @@ def test_kill_9_of_spawner_and_keeper_during_an_exec_and_a_rm_exit(engine, tmp_p
     assert [p for p in _ok(vmvc("exec", "host", "ps", "-o", "comm")).split() if p == "sleep"] == ["sleep"]
     _ok(vmvc("rm", "-f", "host"))
     assert not _alive(pids["host"])
+
+
+HOSTILE = """
+kill -9 -1; kill -9 1 2>/dev/null
+for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done |
+  grep -c -e 'keeper[.]py' -e 'runtime[.]containers[.]spawner'
+find / -xdev \\( -name keeper.sock -o -name spawner.sock -o -name exits -o -name 'std*.fifo' \\) 2>/dev/null |
+  wc -l
+echo forged > /proc/self/fd/1
+head -c 200000 /dev/zero | tr '\\0' x > /proc/self/fd/1
+exit 7
+"""
+
+
+def test_a_hostile_container_cannot_reach_the_keeper_the_spawner_or_the_exit_files(engine, no_leaks):
+    """From inside: signals reach only its own PID namespace, no socket, FIFO or exit file of the engine
+    is in its filesystem, writing its own stdout hard only fills its own log, and its code is its own.
+    (``readlink /proc/self/fd/1`` does show the FIFO's host path: a name, not a way in.)"""
+    spawner, kept = engine.spawner.request({"op": "ping"})["pid"], _keeper(engine)
+    r = vmvc("run", "--name", "hostile", "busybox", "sh", "-c", HOSTILE)
+    assert r.returncode == 7, r.stderr[-500:]
+    lines = r.stdout.splitlines()
+    assert lines[:3] == ["0", "0", "forged"], lines[:3]
+    assert len(lines) == 4 and lines[3] == "x" * 200000
+    assert engine.spawner.request({"op": "ping"})["pid"] == spawner and _alive(kept)
+    exits = os.path.join(engine.root, "exits")
+    assert not os.path.isdir(exits) or os.listdir(exits) == []
+    st = json.loads(_ok(vmvc("inspect", "hostile")))[0]["State"]
+    assert (st["Status"], st["ExitCode"], st["Error"]) == ("exited", 7, "")
+    _ok(vmvc("rm", "hostile"))

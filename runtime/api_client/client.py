@@ -4,18 +4,29 @@ One connection per call (a Unix connect costs microseconds), so a blocking strea
 ``logs -f`` never holds up another call. Error bodies (``{"message": …}``) become the engine's own
 errors (404 :class:`NotFound`, 409 :class:`Conflict`, others :class:`VmvcError`) so the CLI reports
 them exactly as it reports the direct path's.
+
+The client does not trust what answers on the socket: a plain call gets ``VMVC_CLIENT_TIMEOUT`` seconds
+(docker-compose's ``DOCKER_CLIENT_TIMEOUT``; 120 by default) for its whole answer, so a silent or
+byte-dripping peer ends in one line instead of a hang (``wait``, ``stop``, streams and attached
+sessions block by design and get no limit, or the grace period plus it); answers and error bodies are
+read up to a cap, so a huge one cannot exhaust memory.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
+import time
 import urllib.parse
 
 from runtime.errors import Conflict, NotFound, UsageError, VmvcError
 
 MAX_HEAD = 64 * 1024
+MAX_ANSWER = 64 << 20  # a JSON answer or one progress line (ps of 10,000 containers is ~10 MiB)
+MAX_ERROR = 64 * 1024  # an error body; its message is cut to one printable line
+DEFAULT = object()  # the timeout of a plain call: VMVC_CLIENT_TIMEOUT
 
 
 class DaemonUnreachable(VmvcError):
@@ -60,11 +71,37 @@ def _query(query: dict | None) -> str:
     return "?" + urllib.parse.urlencode(pairs) if pairs else ""
 
 
+def client_timeout() -> float:
+    try:
+        value = float(os.environ.get("VMVC_CLIENT_TIMEOUT") or 120)
+    except ValueError:
+        value = 120.0
+    return value if value > 0 else 120.0
+
+
+def _limit(method: str, path: str, query: dict | None) -> float | None:
+    """How long a plain call may take: ``wait`` blocks until an exit, ``stop``/``restart`` for the grace
+    period first; everything else answers at once."""
+    if path.endswith("/wait"):
+        return None
+    grace = (query or {}).get("t")
+    if path.endswith(("/stop", "/restart")):
+        try:
+            return client_timeout() + max(0.0, float(grace if grace is not None else 10))
+        except (TypeError, ValueError):
+            return None
+    return client_timeout()
+
+
 def error_for(status: int, body: bytes) -> VmvcError:
     try:
         message = json.loads(body).get("message") or ""
     except (ValueError, AttributeError):
         message = body.decode("utf-8", "replace").strip()
+    # one line of printable text whatever the peer sent (no newlines, no terminal escapes)
+    message = "".join(c if c.isprintable() else " " for c in str(message)).strip()
+    if len(message) > 1000:
+        message = message[:1000] + "…"
     message = message or f"the daemon answered HTTP {status}"
     if status == 404:
         err = NotFound(message)
@@ -85,9 +122,38 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = connect(self.socket_path, self.timeout)
 
 
+class _DeadlineSocket(socket.socket):
+    """A socket whose reads share one deadline (a per-read timeout would let a peer drip a byte a
+    second forever). ``deadline = None`` lifts it (an attached session after its head)."""
+
+    deadline: float | None = None
+    limit: float | None = None
+
+    def _left(self) -> None:
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("deadline passed")
+            self.settimeout(left)
+
+    def recv(self, *args):
+        self._left()
+        return super().recv(*args)
+
+    def recv_into(self, *args):
+        self._left()
+        return super().recv_into(*args)
+
+    def lift(self) -> None:
+        self.deadline = None
+        self.settimeout(None)
+
+
 def connect(path: str, timeout: float | None = None) -> socket.socket:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s = _DeadlineSocket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
+    if timeout is not None:
+        s.deadline, s.limit = time.monotonic() + timeout, timeout
     try:
         s.connect(path)
     except PermissionError:
@@ -108,9 +174,10 @@ class Client:
 
     # -- plain calls ------------------------------------------------------------------------------
     def request(self, method: str, path: str, query: dict | None = None, body=None,
-                headers: dict | None = None) -> http.client.HTTPResponse:
-        """Send one request; the response after its headers (raises on 4xx/5xx)."""
-        conn = _UnixConnection(self.path)
+                headers: dict | None = None, timeout: float | None = None) -> http.client.HTTPResponse:
+        """Send one request; the response after its headers (raises on 4xx/5xx). ``timeout`` bounds
+        the whole exchange (None: a stream, no bound)."""
+        conn = _UnixConnection(self.path, timeout)
         headers = dict(headers or {})
         kw = {}
         if isinstance(body, (dict, list)):
@@ -127,36 +194,50 @@ class Client:
         except DaemonUnreachable:
             conn.close()
             raise
-        except (ConnectionError, http.client.HTTPException) as e:
+        except (ConnectionError, TimeoutError, http.client.HTTPException) as e:
             conn.close()
-            raise _bad(self.host, e) from None
+            raise _bad(self.host, e, timeout) from None
         if resp.status >= 400:
-            data = resp.read()
-            conn.close()
+            try:
+                data = resp.read(MAX_ERROR)
+            except (ConnectionError, TimeoutError, http.client.HTTPException) as e:
+                raise _bad(self.host, e, timeout) from None
+            finally:
+                conn.close()
             raise error_for(resp.status, data)
         resp.vmvc_conn = conn  # closed with the response
         return resp
 
-    def call(self, method: str, path: str, query: dict | None = None, body=None, headers=None):
+    def call(self, method: str, path: str, query: dict | None = None, body=None, headers=None,
+             timeout=DEFAULT):
         """A call with a JSON answer (None when there is none); ``status`` set on the result dict."""
-        resp = self.request(method, path, query, body, headers)
+        timeout = _limit(method, path, query) if timeout is DEFAULT else timeout
+        resp = self.request(method, path, query, body, headers, timeout)
         try:
-            data = resp.read()
-        except (ConnectionError, http.client.HTTPException) as e:
-            raise _bad(self.host, e) from None
+            data = resp.read(MAX_ANSWER + 1)
+        except (ConnectionError, TimeoutError, http.client.HTTPException) as e:
+            raise _bad(self.host, e, timeout) from None
         finally:
             resp.close()
             resp.vmvc_conn.close()
+        if len(data) > MAX_ANSWER:
+            raise BadAnswer(f"the daemon at {self.host} answered {path} with more than "
+                            f"{MAX_ANSWER >> 20} MiB")
         try:
             return json.loads(data) if data.strip() else None
         except ValueError:
             raise BadAnswer(f"the daemon at {self.host} answered {path} with no JSON") from None
 
     def status(self, method: str, path: str, query: dict | None = None, body=None) -> int:
-        resp = self.request(method, path, query, body)
-        resp.read()
-        resp.close()
-        resp.vmvc_conn.close()
+        timeout = _limit(method, path, query)
+        resp = self.request(method, path, query, body, timeout=timeout)
+        try:
+            resp.read(MAX_ERROR)  # an answer with no body of interest: never read a huge one
+        except (ConnectionError, TimeoutError, http.client.HTTPException) as e:
+            raise _bad(self.host, e, timeout) from None
+        finally:
+            resp.close()
+            resp.vmvc_conn.close()
         return resp.status
 
     # -- streams ----------------------------------------------------------------------------------
@@ -179,13 +260,18 @@ class Client:
     def json_lines(self, method: str, path: str, query: dict | None = None, body=None, headers=None):
         """docker's progress streams: one JSON object per line. An in-stream ``error`` ends it with a
         :class:`VmvcError` carrying the daemon's message."""
-        buf = b""
+        buf = bytearray()
         for data in self.stream(method, path, query, body, headers):
             buf += data
-            *lines, buf = buf.split(b"\n")
-            for line in lines:
-                if line.strip():
-                    yield _checked(self._json_line(line, path))
+            if b"\n" in data:  # split only then: a peer's endless line costs linear time, not quadratic
+                *lines, rest = bytes(buf).split(b"\n")
+                buf = bytearray(rest)
+                for line in lines:
+                    if line.strip():
+                        yield _checked(self._json_line(line, path))
+            if len(buf) > MAX_ANSWER:
+                raise BadAnswer(f"the daemon at {self.host} streamed a line of more than "
+                                f"{MAX_ANSWER >> 20} MiB on {path}")
         if buf.strip():
             yield _checked(self._json_line(buf, path))
 
@@ -198,7 +284,7 @@ class Client:
     def hijack(self, method: str, path: str, query: dict | None = None, body=None):
         """docker's upgrade (attach, exec start): the raw socket after ``101 UPGRADED``, and the bytes
         that came with the answer."""
-        sock = connect(self.path)
+        sock = connect(self.path, client_timeout())  # for the head only: lifted once it came
         data = json.dumps(body).encode() if body is not None else b""
         head = (f"{method} {path}{_query(query)} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n"
                 f"Upgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n")
@@ -217,20 +303,27 @@ class Client:
                 raise BadAnswer(f"the daemon at {self.host} did not answer {path} in HTTP")
             status = int(words[1])
             if status >= 400:
-                length = _content_length(lines)
-                while length is not None and len(rest) < length:
+                length = min(_content_length(lines) or 0, MAX_ERROR)
+                while len(rest) < length:
                     more = sock.recv(65536)
                     if not more:
                         break
                     rest += more
-                raise error_for(status, rest)
+                raise error_for(status, rest[:MAX_ERROR])
+        except TimeoutError as e:
+            sock.close()
+            raise _bad(self.host, e, sock.limit) from None
         except BaseException:
             sock.close()
             raise
+        sock.lift()
         return sock, rest
 
 
-def _bad(host: str, e: Exception) -> BadAnswer:
+def _bad(host: str, e: Exception, timeout: float | None = None) -> BadAnswer:
+    if isinstance(e, TimeoutError):
+        return BadAnswer(f"the daemon at {host} did not answer within {timeout or 0:g} s "
+                         "(VMVC_CLIENT_TIMEOUT)")
     if isinstance(e, http.client.RemoteDisconnected | ConnectionError):
         return BadAnswer(f"the daemon at {host} closed the connection")
     return BadAnswer(f"the daemon at {host} did not answer in HTTP ({type(e).__name__})")

@@ -1,0 +1,103 @@
+"""``vmvc -H`` against a hostile peer on the socket: whatever answers there, the real CLI ends with one
+line and a non-zero exit, within ``VMVC_CLIENT_TIMEOUT``, without reading a huge answer into memory and
+without printing the peer's newlines or terminal escapes."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests.daemon.conftest import VMVC
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+
+
+def _silent(conn):  # reads on until the client hangs up, answers nothing
+    while conn.recv(65536):
+        pass
+
+
+def _drip(conn):  # a byte every 0.3 s: each read is quick, the answer never ends
+    for b in HEAD + b"Content-Length: 100000\r\n\r\n" + b" " * 200:
+        conn.sendall(bytes([b]))
+        time.sleep(0.3)
+
+
+def _huge(conn):  # an endless JSON body (and an endless progress line for pull)
+    conn.sendall(HEAD + b"\r\n")
+    chunk = b"[" + b"1," * (1 << 19)
+    while True:
+        conn.sendall(chunk)
+
+
+def _hostile_error(conn):  # a 500 whose message has newlines, an escape sequence and 50 kB (cut to 1000)
+    body = b'{"message": "first\\nsecond \\u001b[2J' + b"x" * 50_000 + b'"}'
+    conn.sendall(b"HTTP/1.1 500 Oops\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+
+class Peer:
+    """A Unix socket whose every connection is served by one ``behave(conn)``."""
+
+    def __init__(self, path: str, behave) -> None:
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(path)
+        self.server.listen(16)
+        self.behave = behave
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn) -> None:
+        try:
+            conn.recv(65536)
+            self.behave(conn)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.mark.parametrize(("behave", "words"), [
+    (_silent, "did not answer within 2 s"),
+    (_drip, "did not answer within 2 s"),
+    (_huge, "with more than 64 MiB"),
+    (_hostile_error, "first second"),
+])
+@pytest.mark.parametrize("args", [("ps",), ("inspect", "x"), ("stop", "x"),
+                                  ("run", "--rm", "busybox", "true")])
+def test_a_hostile_daemon_gets_one_line_and_no_hang(tmp_path, behave, words, args, no_leaks):
+    path = str(tmp_path / "peer.sock")
+    peer = Peer(path, behave)
+    try:
+        r = subprocess.run([VMVC, "-H", f"unix://{path}", *args], capture_output=True, text=True,
+                           timeout=60, stdin=subprocess.DEVNULL,
+                           env={"PATH": "/usr/bin:/bin", "VMVC_CLIENT_TIMEOUT": "2"})
+    finally:
+        peer.close()
+    assert r.returncode in (1, 125) and r.stdout == "", (r.returncode, r.stdout[:200])
+    assert len(r.stderr.splitlines()) == 1 and words in r.stderr and "\x1b" not in r.stderr, r.stderr[:300]
+    assert len(r.stderr) < 2000
+
+
+def test_a_progress_stream_with_an_endless_line_ends(tmp_path):
+    path = str(tmp_path / "peer.sock")
+    peer = Peer(path, _huge)
+    try:
+        r = subprocess.run([VMVC, "-H", f"unix://{path}", "pull", "busybox"], capture_output=True, text=True,
+                           timeout=120, stdin=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"})
+    finally:
+        peer.close()
+    assert r.returncode == 1 and "streamed a line of more than 64 MiB" in r.stderr.splitlines()[-1], r.stderr

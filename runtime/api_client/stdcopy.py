@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import struct
 
+from runtime.errors import VmvcError
+
 _HEADER = struct.Struct(">BxxxI")
+MAX_FRAME = 64 << 20  # a frame is kept whole (a log entry with its timestamp); a peer's 4 GiB one is refused
 
 
 class Demux:
@@ -22,6 +25,9 @@ class Demux:
         out = []
         while len(self.buf) >= _HEADER.size:
             kind, size = _HEADER.unpack_from(self.buf)
+            if size > MAX_FRAME:
+                raise VmvcError(f"the daemon sent a stream frame of {size} bytes (more than "
+                                f"{MAX_FRAME >> 20} MiB): not a Docker Engine API stream")
             if len(self.buf) < _HEADER.size + size:
                 break
             out.append((kind, bytes(self.buf[_HEADER.size:_HEADER.size + size])))

@@ -4,7 +4,9 @@ without printing the peer's newlines or terminal escapes."""
 
 from __future__ import annotations
 
+import json
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -16,31 +18,31 @@ from tests.daemon.conftest import VMVC
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 
 
-def _silent(conn):  # reads on until the client hangs up, answers nothing
+def _silent(conn, first):  # reads on until the client hangs up, answers nothing
     while conn.recv(65536):
         pass
 
 
-def _drip(conn):  # a byte every 0.3 s: each read is quick, the answer never ends
+def _drip(conn, first):  # a byte every 0.3 s: each read is quick, the answer never ends
     for b in HEAD + b"Content-Length: 100000\r\n\r\n" + b" " * 200:
         conn.sendall(bytes([b]))
         time.sleep(0.3)
 
 
-def _huge(conn):  # an endless JSON body (and an endless progress line for pull)
+def _huge(conn, first):  # an endless JSON body (and an endless progress line for pull)
     conn.sendall(HEAD + b"\r\n")
     chunk = b"[" + b"1," * (1 << 19)
     while True:
         conn.sendall(chunk)
 
 
-def _hostile_error(conn):  # a 500 whose message has newlines, an escape sequence and 50 kB (cut to 1000)
+def _hostile_error(conn, first):  # a 500 whose message has newlines, an escape and 50 kB (cut to 1000)
     body = b'{"message": "first\\nsecond \\u001b[2J' + b"x" * 50_000 + b'"}'
     conn.sendall(b"HTTP/1.1 500 Oops\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
 
 
 class Peer:
-    """A Unix socket whose every connection is served by one ``behave(conn)``."""
+    """A Unix socket whose every connection is served by ``behave(conn, first bytes of the request)``."""
 
     def __init__(self, path: str, behave) -> None:
         self.server = socket.socket(socket.AF_UNIX)
@@ -59,8 +61,7 @@ class Peer:
 
     def _serve(self, conn) -> None:
         try:
-            conn.recv(65536)
-            self.behave(conn)
+            self.behave(conn, conn.recv(65536))
         except OSError:
             pass
         finally:
@@ -101,3 +102,24 @@ def test_a_progress_stream_with_an_endless_line_ends(tmp_path):
     finally:
         peer.close()
     assert r.returncode == 1 and "streamed a line of more than 64 MiB" in r.stderr.splitlines()[-1], r.stderr
+
+
+def test_an_attached_stream_with_a_huge_frame_ends_in_one_line(tmp_path, no_leaks):
+    def behave(conn, first):
+        if first.startswith(b"POST /exec/e/start"):
+            conn.sendall(b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+                         + struct.pack(">BxxxI", 1, 0xFFFFFFF0))
+            while True:
+                conn.sendall(b"A" * (1 << 20))
+        body = json.dumps({"Id": "e", "ExitCode": 0}).encode()
+        conn.sendall(HEAD + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    path = str(tmp_path / "peer.sock")
+    peer = Peer(path, behave)
+    try:
+        r = subprocess.run([VMVC, "-H", f"unix://{path}", "exec", "x", "true"], capture_output=True,
+                           text=True, timeout=60, stdin=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"})
+    finally:
+        peer.close()
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert "stream frame of 4294967280 bytes" in r.stderr

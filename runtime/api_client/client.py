@@ -55,6 +55,12 @@ def parse_host(value: str) -> str:
     return path
 
 
+def _target(path: str, query: dict | None) -> str:
+    """The request target. A ``?``, ``#``, space or control character in the path is escaped, so a
+    name the caller did not quote stays one path (``restart 'web/kill?signal=KILL&x='`` was a kill)."""
+    return urllib.parse.quote(path, safe="/%:@") + _query(query)
+
+
 def _query(query: dict | None) -> str:
     if not query:
         return ""
@@ -189,7 +195,7 @@ class Client:
             kw["encode_chunked"] = True
             headers.setdefault("Content-Type", "application/x-tar")
         try:
-            conn.request(method, path + _query(query), body=body, headers=headers, **kw)
+            conn.request(method, _target(path, query), body=body, headers=headers, **kw)
             resp = conn.getresponse()
         except DaemonUnreachable:
             conn.close()
@@ -286,7 +292,7 @@ class Client:
         that came with the answer."""
         sock = connect(self.path, client_timeout())  # for the head only: lifted once it came
         data = json.dumps(body).encode() if body is not None else b""
-        head = (f"{method} {path}{_query(query)} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n"
+        head = (f"{method} {_target(path, query)} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n"
                 f"Upgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n")
         try:
             sock.sendall(head.encode() + data)

@@ -123,3 +123,24 @@ def test_an_attached_stream_with_a_huge_frame_ends_in_one_line(tmp_path, no_leak
         peer.close()
     assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr
     assert "stream frame of 4294967280 bytes" in r.stderr
+
+
+@pytest.mark.root
+@pytest.mark.namespaces
+@pytest.mark.overlay
+@pytest.mark.cgroups
+@pytest.mark.busybox
+def test_a_name_with_a_query_in_it_reaches_no_other_endpoint(remote):
+    """``restart``/``top`` built their path from the name unquoted: ``?`` cut it, and the rest went to
+    ``POST /containers/web/kill?signal=KILL``."""
+    v = remote.remote
+    assert v("run", "-d", "--name", "web", "busybox", "sleep", "300").returncode == 0
+    before = json.loads(v("inspect", "web").stdout)[0]["State"]
+    try:
+        for verb in ("restart", "top", "stop", "rm", "inspect"):
+            r = v(verb, "web/kill?signal=KILL&x=")
+            assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, (verb, r.stderr)
+        state = json.loads(v("inspect", "web").stdout)[0]["State"]
+        assert state["Running"] and state["StartedAt"] == before["StartedAt"], state  # no kill, no restart
+    finally:
+        v("rm", "-f", "web")

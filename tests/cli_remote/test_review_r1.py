@@ -144,3 +144,21 @@ def test_a_name_with_a_query_in_it_reaches_no_other_endpoint(remote):
         assert state["Running"] and state["StartedAt"] == before["StartedAt"], state  # no kill, no restart
     finally:
         v("rm", "-f", "web")
+
+
+@pytest.mark.root
+@pytest.mark.namespaces
+@pytest.mark.overlay
+@pytest.mark.cgroups
+@pytest.mark.busybox
+@pytest.mark.docker_cli
+def test_docker_build_quiet_prints_only_the_image_id(remote, tmp_path):
+    """``docker build -q`` prints the stream the daemon sent: dockerd sends only the id with ``q=1``."""
+    ctx = tmp_path / "app"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo built > /built\n")
+    r = subprocess.run(["docker", "build", "-q", "-t", "quiet:1", str(ctx)], capture_output=True, text=True,
+                       timeout=300, env={**remote.env, "DOCKER_BUILDKIT": "0"})
+    assert r.returncode == 0, r.stderr
+    image_id = json.loads(remote.remote("image", "inspect", "quiet:1").stdout)[0]["Id"]
+    assert r.stdout == image_id + "\n"

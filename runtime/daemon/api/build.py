@@ -1,5 +1,7 @@
 """``POST /build``: docker's legacy builder API (``DOCKER_BUILDKIT=0 docker build``): a tar context in,
-the classic builder's output out as ``{"stream": …}`` lines, the image id as ``{"aux": {"ID": …}}``."""
+the classic builder's output out as ``{"stream": …}`` lines, the image id as ``{"aux": {"ID": …}}``.
+With ``q=1`` (``docker build -q``) the only stream line is the image id, as dockerd's: the CLI prints
+the stream it got."""
 
 from __future__ import annotations
 
@@ -39,11 +41,14 @@ async def build(d, req):
         if text is None:
             raise HTTPError(400, f"Cannot locate specified Dockerfile: {dockerfile}")
 
+        quiet = req.flag("q")
+
         def job(emit):
             lines = []
 
             def out(text):
-                emit({"stream": text})
+                if not quiet:
+                    emit({"stream": text})
 
             args = {k: str(v) for k, v in build_args.items() if v is not None}
             builder = Builder(d.store, workdir, build_args=args, no_cache=req.flag("nocache"), emit=out,
@@ -53,6 +58,8 @@ async def build(d, req):
                 d.store.tag(image_id, extra)
                 lines.append({"stream": f"Successfully tagged {extra}\n"})
             d.events.publish("image", "build", image_id, {"name": tags[0] if tags else ""})
+            if quiet:
+                lines = [{"stream": f"{image_id}\n"}]
             return [{"aux": {"ID": image_id}}, *lines]
 
         await _stream_job(d, req, job, passthrough=("stream",))

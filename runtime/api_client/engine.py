@@ -20,15 +20,17 @@ _UNSET = "0001-01-01T00:00:00Z"
 
 def create_body(spec) -> dict:
     """A :class:`Spec` as docker's ``POST /containers/create`` body."""
-    if spec.log_opt or spec.storage_opt:
-        raise VmvcError("--log-opt and --storage-opt are not supported through the daemon's API: run "
-                        "without --host (VMVC_HOST) for them")
+    if spec.storage_opt:
+        raise VmvcError("--storage-opt is not supported through the daemon's API: run "
+                        "without --host (VMVC_HOST) for it")
     host = {"NetworkMode": {"private": "default"}.get(spec.network, spec.network),
             "AutoRemove": bool(spec.auto_remove),
             "Binds": [f"{v.host}:{v.container}" + (":ro" if v.readonly else "") for v in spec.volumes],
             "Memory": spec.memory or 0, "NanoCpus": int((spec.cpus or 0) * 1e9),
             "PidsLimit": spec.pids_limit, "Init": bool(spec.init) or None,
-            "Privileged": bool(spec.privileged), "SecurityOpt": list(spec.security_opt) or None}
+            "Privileged": bool(spec.privileged), "SecurityOpt": list(spec.security_opt) or None,
+            "LogConfig": {"Type": "json-file", "Config": dict(o.split("=", 1) for o in spec.log_opt)}
+            if spec.log_opt else None}
     body = {"Image": spec.image, "Cmd": spec.cmd, "Entrypoint": spec.entrypoint, "Env": list(spec.env),
             "WorkingDir": spec.workdir or "", "User": spec.user or "", "Hostname": spec.hostname or "",
             "Labels": spec.labels or {}, "Tty": bool(spec.tty), "OpenStdin": bool(spec.stdin),
@@ -151,8 +153,10 @@ class RemoteEngine:
                 resp.close()
                 resp.vmvc_conn.close()
             try:
-                return int(json.loads(data)["StatusCode"])
-            except (ValueError, KeyError, TypeError):
+                body = json.loads(data)
+                session.trace = body.get("VmvcTrace") or []  # the start's steps (run --trace)
+                return int(body["StatusCode"])
+            except (ValueError, KeyError, TypeError, AttributeError):
                 raise VmvcError("the daemon ended the wait without an exit code") from None
 
         session = self.attach(cid, tty=spec.tty, stdin=spec.stdin, exit_code_of=exit_code)

@@ -50,7 +50,7 @@ def images(argv: list[str]) -> int:
     """List images"""
     p = parser("vmvc images", "List images (REPOSITORY TAG IMAGE ID CREATED SIZE).")
     p.add_argument("repository", nargs="?", help="only this REPOSITORY[:TAG]")
-    p.add_argument("-a", "--all", action="store_true", help="show all images (there are no intermediates)")
+    p.add_argument("-a", "--all", action="store_true", help="show all images (a build's steps too)")
     p.add_argument("-q", "--quiet", action="store_true", help="only image ids")
     p.add_argument("--no-trunc", action="store_true", help="full ids")
     p.add_argument("--json", action="store_true", help="docker API /images/json shape")
@@ -59,6 +59,11 @@ def images(argv: list[str]) -> int:
 
     store = _store()
     found = store.images()
+    if not args.all and STORE is None:  # a daemon hid them already (runtime.cli.remote asks for -a)
+        from runtime.images.intermediates import hidden
+
+        steps = hidden(store, found)
+        found = [i for i in found if i.id not in steps]
     keep = lambda tag: True
     if args.repository:
         want = reference.normalise(args.repository)

@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "daemon": ("runtime.cli.daemon:daemon", "Serve the Docker Engine API on a socket", "System"),
     "doctor": ("runtime.cli.system:doctor", "What this host supports, with evidence", "System"),
     "system": ("runtime.cli.system:system", "Manage vmvc (df, prune, info)", "System"),
+    "events": ("runtime.cli.events:no_daemon", "Get real time events from a 'vmvc daemon' (-H)", "System"),
     "version": ("runtime.cli.system:version", "Show the vmvc version", "System"),
 }
 

@@ -43,6 +43,7 @@ REMOTE = {
     "version": (f"{HERE}:version", "System"),
     "info": (f"{HERE}:info", "System"),
     "system": (f"{HERE}:system", "System"),
+    "events": ("runtime.cli.events:events", "System"),
 }
 # tools of the host itself (or only of the client, as docker's login): the host does not apply
 LOCAL = {"daemon", "doctor", "vm", "demo", "registry", "login", "logout"}
@@ -84,7 +85,12 @@ def run(argv: list[str], prog: str = "vmvc run") -> int:
         print(session.reply["id"])
         return 0
     watch = containers._Pid1Watch(eng, session.reply["id"])  # the daemon is on this host: its pids too
-    return containers._pump(session, stdin=spec.stdin, tty=spec.tty, watch=watch)
+    code = containers._pump(session, stdin=spec.stdin, tty=spec.tty, watch=watch)
+    if a.trace and session.trace:  # the daemon's wait answer carries the start's steps (VmvcTrace)
+        from runtime.containers.trace import table
+
+        print(table(session.trace), file=sys.stderr)
+    return code
 
 
 def create(argv: list[str]) -> int:

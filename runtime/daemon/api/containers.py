@@ -46,6 +46,10 @@ def _died(d, rec, code, removed: bool = False) -> None:
     run = d.__dict__.setdefault("runs", {}).get(rec.id, 0)
     if seen.get(rec.id) == run:
         return
+    if rec.id in d.__dict__.get("starting", ()):  # exited before the start's answer: start first, as dockerd
+        d.starting.discard(rec.id)
+        _mark_started(d, rec)
+        run = d.runs[rec.id]
     seen[rec.id] = run
     _event(d, rec, "die", exitCode=str(code))
     if removed:
@@ -103,8 +107,16 @@ async def start(d, req, ref):
     if rec.running:
         await req.send(304, None)
         return
-    await d.call(d.engine.start, rec.id)
-    _mark_started(d, rec)
+    starting = d.__dict__.setdefault("starting", set())
+    starting.add(rec.id)
+    try:
+        await d.call(d.engine.start, rec.id)
+    except BaseException:
+        starting.discard(rec.id)
+        raise
+    if rec.id in starting:  # else a quick exit's die has sent the start first (_died)
+        starting.discard(rec.id)
+        _mark_started(d, rec)
     await req.send(204, None)
 
 
@@ -153,7 +165,10 @@ async def wait(d, req, ref):
             code, error = waiter.result(), None
         except Exception as e:
             code, error = -1, {"Message": str(e)}
-        await req.chunk_json({"StatusCode": code, "Error": error})
+        body = {"StatusCode": code, "Error": error}
+        if getattr(session, "trace", None):  # vmvc's own key: the start's steps (vmvc -H … run --trace)
+            body["VmvcTrace"] = session.trace
+        await req.chunk_json(body)
         await req.end_stream()
         _died(d, rec, code, removed=condition == "removed" or rec.config.get("auto_remove", False))
     finally:

@@ -48,42 +48,16 @@ async def _builtins(d) -> None:
     d.builtins_made = True
 
 
-def _intermediates(store, found) -> set[str]:
-    """Untagged images another image was built on (a build's steps): ``docker images`` hides them
-    unless ``-a``, as dockerd hides images with children. A child starts with its parent's history
-    and layers and has more history."""
-    import json
-
-    untagged = [i for i in found if not i.tags]
-    if not untagged:
-        return set()
-    history = {}
-    for i in found:
-        try:
-            history[i.id] = json.loads(store.config_blob(i)).get("history") or []
-        except (OSError, ValueError):
-            history[i.id] = []
-    hidden = set()
-    for parent in untagged:
-        h, layers = history[parent.id], parent.diff_ids
-        if not h:
-            continue
-        if any(len(history[c.id]) > len(h) and history[c.id][:len(h)] == h
-               and c.diff_ids[:len(layers)] == layers for c in found if c.id != parent.id):
-            hidden.add(parent.id)
-    return hidden
-
-
 @route("GET", "/images/json")
 async def list_images(d, req):
-    from runtime.images import shapes
+    from runtime.images import intermediates, shapes
 
     await _builtins(d)
     every = req.flag("all")
 
     def gather():
         found = d.store.images()
-        hidden = set() if every else _intermediates(d.store, found)
+        hidden = set() if every else intermediates.hidden(d.store, found)
         return [shapes.summary(d.store, i) for i in found if i.id not in hidden]
 
     out = await d.call(gather)

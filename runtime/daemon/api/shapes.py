@@ -69,7 +69,22 @@ def spec_from_create(body: dict, name: str | None) -> Spec:
         auto_remove=bool(host.get("AutoRemove")),
         labels={str(k): str(v) for k, v in labels.items()},
         **_security(host),
+        **_log_config(host),
     )
+
+
+def _log_config(host: dict) -> dict:
+    """``HostConfig.LogConfig`` -> ``log_opt`` (``--log-opt``): json-file is the one driver, its
+    max-size/max-file checked by the direct path's parser (in :class:`Spec`)."""
+    cfg = host.get("LogConfig") or {}
+    if not isinstance(cfg, dict):
+        raise HTTPError(400, "LogConfig must be an object")
+    kind, opts = cfg.get("Type") or "json-file", cfg.get("Config") or {}
+    if kind != "json-file":
+        raise HTTPError(400, f"logger: no log driver named '{kind}' is registered (vmvc has json-file)")
+    if not isinstance(opts, dict) or not all(isinstance(v, str) for v in opts.values()):
+        raise HTTPError(400, "LogConfig.Config must be an object of strings")
+    return {"log_opt": [f"{k}={v}" for k, v in opts.items()]} if opts else {}
 
 
 def _security(host: dict) -> dict:

@@ -482,18 +482,9 @@ def _ago(stamp: str) -> float:
 
 
 def _human(seconds: float) -> str:
-    if seconds < 1:
-        return "Less than a second"
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = int(seconds // size)
-            return (
-                f"{n} {unit}{'s' if n > 1 else ''}"
-                if n > 1
-                else f"About a{'n' if unit == 'hour' else ''} {unit}"
-            )
-    n = int(seconds)
-    return f"{n} second{'s' if n != 1 else ''}"
+    from runtime.units import human_duration
+
+    return human_duration(seconds)
 
 
 def status_text(rec) -> str:

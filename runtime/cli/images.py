@@ -36,13 +36,9 @@ def _ago(iso: str) -> str:
     then = epoch(iso)
     if not then:
         return "N/A"
-    secs = max(0, time.time() - then)
-    for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400), ("day", 86400),
-                       ("hour", 3600), ("minute", 60)):
-        if secs >= size * (2 if unit not in ("hour", "minute") else 1):
-            n = int(secs // size)
-            return f"{'About an' if n == 1 and unit == 'hour' else n} {unit}{'s' if n > 1 else ''} ago"
-    return "Less than a second ago" if secs < 1 else f"{int(secs)} seconds ago"
+    from runtime.units import human_duration
+
+    return human_duration(max(0, time.time() - then)) + " ago"
 
 
 # -- listing ---------------------------------------------------------------------------------------

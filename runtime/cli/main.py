@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             entry = remote.entry(name, host, COMMANDS)
         except VmvcError as e:
             return _report(name, "", e)
+    via = host if entry else None  # host tools (doctor, vm, …) ignore -H
     entry = entry or COMMANDS.get(name) or _plugins().get(name)
     if entry is None:
         return _unknown(name)
@@ -159,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if os.environ.get("VMVC_DEBUG"):
             raise
+        if via:  # most likely an answer of a shape the client did not expect: say whose
+            print(f"vmvc: unexpected answer from the daemon at {via}: {type(e).__name__}: {str(e)[:200]} "
+                  "(VMVC_DEBUG=1 shows where)", file=sys.stderr)
+            return 1
         print(f"vmvc: internal error: {type(e).__name__}: {e} (VMVC_DEBUG=1 shows where)", file=sys.stderr)
         return 1
 

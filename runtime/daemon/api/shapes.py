@@ -116,15 +116,9 @@ def _status_text(rec) -> str:
 
 def _since(iso: str | None) -> str:
     from runtime.images.shapes import epoch
+    from runtime.units import human_duration
 
-    secs = max(0, time.time() - epoch(iso or "")) if iso else 0
-    if secs < 1:
-        return "Less than a second"
-    if secs < 60:
-        return f"{int(secs)} seconds"
-    if secs < 3600:
-        return f"{int(secs // 60)} minutes"
-    return f"{int(secs // 3600)} hours"
+    return human_duration(max(0, time.time() - epoch(iso or "")) if iso else 0)
 
 
 def list_entry(rec) -> dict:

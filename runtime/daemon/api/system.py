@@ -106,7 +106,7 @@ async def events(d, req):
         await req.start_stream()
         if since is not None:
             for ev in d.events.recent:
-                if ev["time"] >= since and matches(ev, f):
+                if ev["time"] >= since and (until is None or ev["time"] <= until) and matches(ev, f):
                     await req.chunk_json(ev)
         while True:
             timeout = None if until is None else max(0.0, until - time.time())

@@ -15,11 +15,13 @@ LAUNCHER = str(Path(sys.executable).parent / "vmvc")  # what setup installs: the
 
 def vmvc(*args, input=None, timeout=120, user: str | None = None, env=None) -> subprocess.CompletedProcess:
     """``vmvc ARGS`` with stdout/stderr in pipes (stdin from ``input``, else /dev/null)."""
-    argv = [LAUNCHER, *args]
-    if user:
-        argv = ["runuser", "-u", user, "--", *argv]
-    return subprocess.run(argv, capture_output=True, text=True, input=input, timeout=timeout,
-                          stdin=None if input is not None else subprocess.DEVNULL, env=env)
+    import contextlib
+
+    from tests.userview import as_user
+
+    with as_user(user, [LAUNCHER, *args]) if user else contextlib.nullcontext([LAUNCHER, *args]) as argv:
+        return subprocess.run(argv, capture_output=True, text=True, input=input, timeout=timeout,
+                              stdin=None if input is not None else subprocess.DEVNULL, env=env)
 
 
 def spawn_on_pty(*args) -> tuple[int, int]:

@@ -174,8 +174,10 @@ def test_bad_hosts_and_commands_without_an_api(remote, tmp_path):
     r = subprocess.run([VMVC, "-H", f"unix://{remote.sock}", "ps", "-q"], env=remote.env, capture_output=True,
                        text=True, timeout=60)
     assert (r.returncode, r.stdout) == (0, "")
-    r = subprocess.run(["runuser", "-u", "nobody", "--", VMVC, "-H", f"unix://{remote.sock}", "ps"],
-                       capture_output=True, text=True, timeout=60)  # the socket is root's, as docker's is
+    from tests.userview import as_user
+
+    with as_user("nobody", [VMVC, "-H", f"unix://{remote.sock}", "ps"]) as argv:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60)  # the socket is root's
     assert r.returncode == 1 and r.stderr.startswith("vmvc: permission denied while trying to connect")
 
 

@@ -31,76 +31,10 @@ from dataclasses import dataclass
 import psutil
 import pytest
 
+from tests.userview import View
+
 LAUNCHER = os.path.join(os.path.dirname(sys.executable), "vmvc")
 SUBID_FILES = ("/etc/subuid", "/etc/subgid")
-# In a fresh mount namespace (root's, before setpriv): for each directory the user cannot enter, a
-# tmpfs made at the staging mount point $1, the needed paths bound read-only into it at their place
-# below that directory, and the tmpfs moved over it. Arguments: stage, then "cover DIR" or
-# "bind SRC REL" steps, then "--" and the command.
-VIEW_SCRIPT = r"""set -e
-umask 022  # the directories made on the tmpfs lead to the binds: the user must enter them
-stage=$1; shift
-while [ "$1" != -- ]; do
-  case $1 in
-    cover) mount -t tmpfs -o mode=0755,size=1m vmvc-rootless-view "$stage"; shift ;;
-    bind) mkdir -p "$stage/$3"; mount --bind "$2" "$stage/$3"
-          mount -o remount,bind,ro "$stage/$3"; shift 3 ;;
-    move) mount --move "$stage" "$2"; shift 2 ;;
-  esac
-done
-shift
-exec "$@"
-"""
-
-
-def _needed() -> list[str]:
-    """What the user's vmvc reads: the checkout (``runtime``, usually the venv too), the venv, and the
-    installation of the interpreter the venv points to; none below another."""
-    import runtime
-
-    checkout = os.path.dirname(os.path.dirname(os.path.abspath(runtime.__file__)))
-    paths = sorted({os.path.realpath(p) for p in (checkout, sys.prefix, sys.base_prefix)})
-    return [p for p in paths if not any(p.startswith(q.rstrip("/") + "/") for q in paths if q != p)]
-
-
-@dataclass
-class View:
-    """The user's reachable view of :func:`_needed`: ``covers`` maps each topmost directory it may
-    not enter to the needed paths below it; empty when it reaches them all (no namespace then)."""
-
-    stage: str
-    covers: dict[str, list[str]]
-
-    @classmethod
-    def for_user(cls, uid: int, gid: int, stage: str) -> View:
-        needed = _needed()
-        chains = {p: [os.path.join("/", *p.split("/")[1:i]) for i in range(2, p.count("/") + 2)]
-                  for p in needed}
-        dirs = sorted({d for chain in chains.values() for d in chain})
-        probe = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "sh", "-c",
-                                'for d; do [ -x "$d" ] || echo "$d"; done', "sh", *dirs],
-                               capture_output=True, text=True, check=True, cwd="/")
-        closed = set(probe.stdout.splitlines())
-        covers: dict[str, list[str]] = {}
-        for p, chain in chains.items():
-            blocked = next((d for d in chain if d in closed), None)
-            if blocked is not None:
-                covers.setdefault(blocked, []).append(p)
-        return cls(stage, covers)
-
-    def wrap(self, argv: list[str]) -> list[str]:
-        if not self.covers:
-            return argv
-        steps = []
-        for top, paths in self.covers.items():
-            steps.append("cover")
-            for p in paths:
-                steps += ["bind", p, os.path.relpath(p, top)]
-            steps += ["move", top]
-        return ["unshare", "-m", "--propagation", "private", "sh", "-c", VIEW_SCRIPT, "sh", self.stage,
-                *steps, "--", *argv]
-
-
 @dataclass
 class User:
     name: str

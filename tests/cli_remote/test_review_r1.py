@@ -68,6 +68,10 @@ class Peer:
             conn.close()
 
     def close(self) -> None:
+        try:  # wakes the thread blocked in accept() (close alone leaves it blocked for the whole run)
+            self.server.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.server.close()
 
 

@@ -21,6 +21,7 @@ say() { printf 'hermetic-check: %s\n' "$*" >&2; }
 [ -x .venv/bin/pytest ] || { say ".venv is missing: run 'bash scripts/setup.sh' first"; exit 1; }
 
 scene=$(mktemp -d /tmp/vmvc-hermetic.XXXXXX)
+logs=$(mktemp -d /tmp/hermetic-logs.XXXXXX)  # kept after the teardown, so a failure can be read
 other=$scene/checkout
 holder="" unrelated=""
 
@@ -75,7 +76,7 @@ say "scene: $before (state root $scene/root, unrelated mount $unrelated)"
 # --- the suite, twice ------------------------------------------------------------------------
 results=() failed=0
 for run in 1 2; do
-  log=$scene/run-$run.log
+  log=$logs/run-$run.log
   start=$(date +%s)
   CI=true .venv/bin/pytest -q -p no:cacheprovider "$@" >"$log" 2>&1
   rc=$?
@@ -97,5 +98,6 @@ fi
 # --- report ----------------------------------------------------------------------------------
 printf '%s\n' "${results[@]}"
 echo "scene after the runs: $after"
+echo "logs: $logs"
 [ "$failed" = 0 ] && echo "hermetic-check: passed" || echo "hermetic-check: FAILED"
 exit "$failed"

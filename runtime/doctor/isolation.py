@@ -3,42 +3,49 @@
 The child unshares each namespace kind and mounts an overlay inside its own private mount
 namespace, then exits: whatever it made dies with it, so the probe leaves no mount or namespace
 behind even if it is killed half-way. The parent removes the temp dir it lent the child.
+
+A user without root can make the other namespaces only inside a user namespace of its own (what
+rootless containers do), so for such a user the child makes that one first and maps itself to
+root in it: the rows then say what this user can have, not that the kernel lacks them.
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
 import tempfile
 
 from runtime.doctor.report import DEGRADED, MISSING, READY, Check
-from runtime.doctor.util import read
+from runtime.doctor.util import in_child, map_self_to_root, read
 from runtime.linux.syscalls import MS_PRIVATE, MS_REC, NAMESPACES
 
-# The user namespace goes last: once in it, later unshares would be judged by its rules.
+# The user namespace goes last for root: once in it, later unshares would be judged by its rules.
 ORDER = ("mnt", "uts", "ipc", "pid", "net", "cgroup", "time", "user")
 
 
 def _child(sys_, workdir: str | None) -> dict:
-    results: dict = {"ns": {}, "overlay": None}
-    for kind in ORDER:
+    in_userns = os.geteuid() != 0
+    results: dict = {"ns": {}, "overlay": None, "in_userns": in_userns, "uid": os.geteuid()}
+    for kind in ("user",) + ORDER[:-1] if in_userns else ORDER:
         try:
             sys_.unshare(NAMESPACES[kind])
+            if kind == "user" and in_userns:
+                map_self_to_root()
             results["ns"][kind] = None
         except OSError as e:
             results["ns"][kind] = errno.errorcode.get(e.errno, str(e.errno))
         if kind == "mnt" and workdir and results["ns"]["mnt"] is None:
-            results["overlay"] = _try_overlay(sys_, workdir)
+            results["overlay"] = _try_overlay(sys_, workdir, userxattr=in_userns)
     return results
 
 
-def _try_overlay(sys_, workdir: str) -> str | None:
+def _try_overlay(sys_, workdir: str, userxattr: bool = False) -> str | None:
     try:
         sys_.mount(None, "/", None, MS_REC | MS_PRIVATE)
         merged = os.path.join(workdir, "merged")
         opts = f"lowerdir={workdir}/lower,upperdir={workdir}/upper,workdir={workdir}/work"
+        opts += ",userxattr" if userxattr else ""  # trusted.* xattrs are root's only
         sys_.mount("overlay", merged, "overlay", 0, opts)
         with open(os.path.join(merged, "probe")) as f:
             if f.read() != "lower":
@@ -62,31 +69,12 @@ def try_in_child(sys_, overlay: bool = True) -> dict:
             os.mkdir(os.path.join(workdir, d))
         with open(os.path.join(workdir, "lower", "probe"), "w") as f:
             f.write("lower")
-    r, w = os.pipe()
     try:
-        pid = os.fork()
-        if pid == 0:  # child: never return into the caller's code
-            code = 0
-            try:
-                os.close(r)
-                os.write(w, json.dumps(_child(sys_, workdir)).encode())
-            except BaseException:
-                code = 1
-            os._exit(code)
-        os.close(w)
-        chunks = []
-        while chunk := os.read(r, 65536):
-            chunks.append(chunk)
-        os.waitpid(pid, 0)
-        return json.loads(b"".join(chunks) or b'{"ns": {}, "overlay": "probe child failed"}')
+        out = in_child(_child, sys_, workdir)
     finally:
-        for fd in (r, w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
         if workdir:
             shutil.rmtree(workdir, ignore_errors=True)
+    return out if isinstance(out, dict) else {"ns": {}, "overlay": f"probe child failed: {out}"}
 
 
 def namespace_checks(results: dict) -> list[Check]:
@@ -94,7 +82,11 @@ def namespace_checks(results: dict) -> list[Check]:
     for kind in ORDER:
         err = results["ns"].get(kind, "not tried")
         if err is None:
-            checks.append(Check(f"ns.{kind}", "containers", READY, f"unshare({kind}) succeeded"))
+            where = ""
+            if results.get("in_userns"):  # not root: what a rootless container of this user gets
+                where = f" as uid {results['uid']}"
+                where += "" if kind == "user" else ", in its own user namespace"
+            checks.append(Check(f"ns.{kind}", "containers", READY, f"unshare({kind}) succeeded{where}"))
         else:
             checks.append(Check(f"ns.{kind}", "containers", MISSING, f"unshare({kind}) failed: {err}",
                                 "run as root on a kernel with this namespace enabled"))
@@ -122,7 +114,11 @@ def overlay_check(root: str, results: dict) -> Check:
     listed = "overlay" in read(root, "proc/filesystems").split()
     err = results.get("overlay")
     if listed and err is None and results["ns"].get("mnt") is None:
-        return Check("overlayfs", "containers", READY, "mounted an overlay (lower/upper/work) in a temp dir")
+        where = ""
+        if results.get("in_userns"):
+            where = f" as uid {results['uid']}, in its own user namespace (userxattr)"
+        return Check("overlayfs", "containers", READY,
+                     f"mounted an overlay (lower/upper/work) in a temp dir{where}")
     why = err or ("not in /proc/filesystems" if not listed else "mount namespace unavailable")
     return Check("overlayfs", "containers", MISSING, f"overlay mount failed: {why}",
                  "modprobe overlay; run as root")

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 
 from runtime.doctor.report import DEGRADED, MISSING, READY, Check
-from runtime.doctor.util import in_child, read
+from runtime.doctor.util import in_child, map_self_to_root, read
 
 
 def _who() -> tuple[int, int, str]:
@@ -64,9 +64,7 @@ def _child(sys_, uid: int, gid: int, where: str) -> str | None:
         sys_.unshare(CLONE_NEWUSER)
     except OSError as e:
         return f"unshare(CLONE_NEWUSER) as uid {uid}: {e.strerror}"
-    for name, text in (("uid_map", f"0 {uid} 1"), ("setgroups", "deny"), ("gid_map", f"0 {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as f:
-            f.write(text)
+    map_self_to_root()
     work = tempfile.mkdtemp(prefix="vmvc-doctor-rootless-", dir=where)
     merged = os.path.join(work, "merged")
     try:

@@ -13,43 +13,31 @@ import os
 import time
 
 from runtime.doctor.report import MISSING, READY, Check
-from runtime.doctor.util import read
+from runtime.doctor.util import in_child, read
 
 CLONE_NEWUSER = 0x10000000
 
 
-def _try(sys_) -> str | None:
-    """None if the filter loaded and behaved; otherwise what went wrong."""
+def _filtered(sys_, prog) -> str | None:
+    """In the probe child: install ``prog`` and see it work. None if it behaved, else what went wrong."""
     from runtime.linux.syscalls import PR_SET_NO_NEW_PRIVS
+
+    sys_.prctl(PR_SET_NO_NEW_PRIVS, 1)
+    sys_.seccomp(prog)
+    os.getpid()
+    try:
+        sys_.unshare(CLONE_NEWUSER)
+    except OSError as e:
+        return None if e.errno == errno.EPERM else f"unshare gave {errno.errorcode.get(e.errno)}"
+    return "unshare(CLONE_NEWUSER) was allowed under the filter"
+
+
+def _try(sys_) -> str | None:
+    """None if the filter loaded and behaved; otherwise what went wrong. The filter is compiled
+    before the fork, so the child only installs it, and it dies with the child."""
     from runtime.security.seccomp import default_filter
 
-    prog = default_filter()  # compiled before the fork: the child only installs it
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            os.close(r)
-            sys_.prctl(PR_SET_NO_NEW_PRIVS, 1)
-            sys_.seccomp(prog)
-            os.getpid()
-            try:
-                sys_.unshare(CLONE_NEWUSER)
-                msg = "unshare(CLONE_NEWUSER) was allowed under the filter"
-            except OSError as e:
-                msg = "" if e.errno == errno.EPERM else f"unshare gave {errno.errorcode.get(e.errno)}"
-            os.write(w, msg.encode() or b"ok")
-        except BaseException as e:
-            try:
-                os.write(w, str(e).encode()[:500] or b"failed")
-            except OSError:
-                code = 1
-        os._exit(code)
-    os.close(w)
-    out = os.read(r, 600).decode()
-    os.close(r)
-    os.waitpid(pid, 0)
-    return None if out == "ok" else out or "the probe child died"
+    return in_child(_filtered, sys_, default_filter())
 
 
 def check(root: str, active: bool, sys_=None) -> Check:

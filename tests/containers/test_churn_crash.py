@@ -56,8 +56,11 @@ def test_kill_9_of_the_spawner_then_restart_is_consistent(engine, no_leaks):
     fresh = Engine()  # a new engine (no spawner yet) reports the truth and starts one to adopt them
     assert sorted(r.name for r in fresh.list()) == ["gone", "kept"]
     assert fresh.spawner.request({"op": "ping"})["running"] == 2
-    fresh.kill("gone")
-    assert fresh.wait(gone, condition="removed") == 137  # an adopted --rm container is removed on exit
+    # An adopted --rm container is removed on exit. The wait is registered before the kill, as
+    # docker run --rm does: a wait asked for after the removal would rightly find no such container.
+    with fresh.wait_session(gone, condition="removed") as waiting:
+        fresh.kill("gone")
+        assert fresh.wait_result(waiting) == 137
     assert fresh.stop("kept", timeout=0)
     st = fresh.inspect("kept")["State"]
     assert st["Status"] == "exited" and not st["Running"] and st["Pid"] == 0 and st["ExitCode"] == 137

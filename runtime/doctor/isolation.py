@@ -11,9 +11,9 @@ root in it: the rows then say what this user can have, not that the kernel lacks
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
-import shutil
 import tempfile
 
 from runtime.doctor.report import DEGRADED, MISSING, READY, Check
@@ -61,19 +61,19 @@ def _try_overlay(sys_, workdir: str, userxattr: bool = False) -> str | None:
 
 
 def try_in_child(sys_, overlay: bool = True) -> dict:
-    """Fork, try everything in the child, return what it reported."""
-    workdir = None
-    if overlay:
-        workdir = tempfile.mkdtemp(prefix="vmvc-doctor-")
-        for d in ("lower", "upper", "work", "merged"):
-            os.mkdir(os.path.join(workdir, d))
-        with open(os.path.join(workdir, "lower", "probe"), "w") as f:
-            f.write("lower")
-    try:
+    """Fork, try everything in the child, return what it reported. The temp dir it lends the child
+    goes in any case; ``TemporaryDirectory`` resets permissions as it removes, which a user needs:
+    overlayfs leaves its work dir mode 0, and only root in the user namespace could enter it."""
+    with contextlib.ExitStack() as stack:
+        workdir = None
+        if overlay:
+            workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="vmvc-doctor-",
+                                                                      ignore_cleanup_errors=True))
+            for d in ("lower", "upper", "work", "merged"):
+                os.mkdir(os.path.join(workdir, d))
+            with open(os.path.join(workdir, "lower", "probe"), "w") as f:
+                f.write("lower")
         out = in_child(_child, sys_, workdir)
-    finally:
-        if workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
     return out if isinstance(out, dict) else {"ns": {}, "overlay": f"probe child failed: {out}"}
 
 

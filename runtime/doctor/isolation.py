@@ -25,13 +25,14 @@ ORDER = ("mnt", "uts", "ipc", "pid", "net", "cgroup", "time", "user")
 
 
 def _child(sys_, workdir: str | None) -> dict:
-    in_userns = os.geteuid() != 0
-    results: dict = {"ns": {}, "overlay": None, "in_userns": in_userns, "uid": os.geteuid()}
+    uid, gid = os.geteuid(), os.getegid()  # before any unshare (see map_self_to_root)
+    in_userns = uid != 0
+    results: dict = {"ns": {}, "overlay": None, "in_userns": in_userns, "uid": uid}
     for kind in ("user",) + ORDER[:-1] if in_userns else ORDER:
         try:
             sys_.unshare(NAMESPACES[kind])
             if kind == "user" and in_userns:
-                map_self_to_root()
+                map_self_to_root(uid, gid)
             results["ns"][kind] = None
         except OSError as e:
             results["ns"][kind] = errno.errorcode.get(e.errno, str(e.errno))

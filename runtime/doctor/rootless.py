@@ -64,7 +64,7 @@ def _child(sys_, uid: int, gid: int, where: str) -> str | None:
         sys_.unshare(CLONE_NEWUSER)
     except OSError as e:
         return f"unshare(CLONE_NEWUSER) as uid {uid}: {e.strerror}"
-    map_self_to_root()
+    map_self_to_root(uid, gid)
     work = tempfile.mkdtemp(prefix="vmvc-doctor-rootless-", dir=where)
     merged = os.path.join(work, "merged")
     try:

@@ -66,10 +66,10 @@ def in_child(fn, *args):
         return "the probe child died"
 
 
-def map_self_to_root() -> None:
-    """In a user namespace just made: be root in it and this user outside (setgroups denied first,
-    as the kernel requires before an unprivileged process writes its gid_map)."""
-    uid, gid = os.geteuid(), os.getegid()
+def map_self_to_root(uid: int, gid: int) -> None:
+    """In a user namespace just made: be root in it and ``uid``/``gid`` outside (setgroups denied
+    first, as the kernel requires before an unprivileged process writes its gid_map). The ids must
+    be read before the unshare: inside an unmapped namespace ``geteuid()`` is already the overflow id."""
     for name, text in (("uid_map", f"0 {uid} 1"), ("setgroups", "deny"), ("gid_map", f"0 {gid} 1")):
         with open(f"/proc/self/{name}", "w") as f:
             f.write(text)

@@ -92,12 +92,24 @@ def test_network_host_fails_with_one_line(user, no_leaks):
 
 
 def test_doctor_as_the_user_says_yes_with_evidence(user):
+    """The rootless row, and the namespace and overlay rows: for a user they say what it gets in a
+    user namespace of its own (what its containers use), not "missing" as if the kernel lacked them.
+    The probes' temp dirs go too, overlayfs' mode-0 work dir included."""
+    tmp = os.path.join(user.home, "tmp")  # the user's TMPDIR, its own
     r = user.run("doctor", "--json")
     assert r.returncode == 0, r.stderr
-    check = next(c for c in json.loads(r.stdout)["checks"] if c["name"] == "rootless")
+    assert os.listdir(tmp) == []
+    rows = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+    check = rows["rootless"]
     assert check["verdict"] in ("ready", "degraded") and check["evidence"].startswith("yes")
     assert f"for {user.name}" in check["evidence"] and "subuid" in check["evidence"]
     assert check["data"]["tried"] == "ok"
+    assert rows["root"]["verdict"] == "missing"
+    for kind in ("mnt", "uts", "ipc", "pid", "net", "cgroup", "user"):
+        row = rows[f"ns.{kind}"]  # a real uid, not the overflow id: the maps were written for it
+        assert row["verdict"] == "ready" and f"as uid {user.uid}" in row["evidence"], row
+    assert rows["overlayfs"]["verdict"] == "ready", rows["overlayfs"]
+    assert "in its own user namespace" in rows["overlayfs"]["evidence"]
 
 
 def test_without_a_subordinate_range_only_its_own_id_is_mapped(user, no_leaks):

@@ -10,7 +10,7 @@
 # The suite must pass both times (the leak checks count only what the run made), and afterwards the
 # other checkout's containers and spawner must still run and the unrelated mount still be there.
 #
-#   sudo bash scripts/hermetic-check.sh                  # the full suite twice (~2 x 9 min on a quiet host)
+#   sudo bash scripts/hermetic-check.sh                  # the full suite twice (~2 x 13 min on a quiet host)
 #   sudo bash scripts/hermetic-check.sh tests/test_leaks.py tests/robustness   # a selection, twice
 set -uo pipefail
 cd "$(dirname "$0")/.."

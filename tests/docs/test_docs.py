@@ -65,19 +65,13 @@ def test_screenshots_of_a_notebook_and_the_docs_home(tmp_path):
     """A notebook's HTML export and the docs home page render in headless Chromium (screenshots kept)."""
     import shutil
 
-    import nbformat
-    from nbclient import NotebookClient
     from nbconvert import HTMLExporter
+
+    from tests.notebooks.runner import execute
 
     chromium = shutil.which("chromium")
     assert chromium, "chromium is needed (scripts/setup.sh installs it)"
-    nb = nbformat.read(os.path.join(ROOT, "notebooks", "03-why-containers-start-faster.ipynb"), as_version=4)
-    old = os.environ.get("VMVC_NOTEBOOK_MODE")
-    os.environ["VMVC_NOTEBOOK_MODE"] = "recorded"
-    try:
-        NotebookClient(nb, timeout=600, kernel_name="python3").execute()
-    finally:
-        os.environ.pop("VMVC_NOTEBOOK_MODE") if old is None else os.environ.update(VMVC_NOTEBOOK_MODE=old)
+    nb = execute("03-why-containers-start-faster.ipynb", "recorded", tmp_path)  # in a fresh Python
     page, _ = HTMLExporter().from_notebook_node(nb)
     (tmp_path / "nb.html").write_text(page)
     site = tmp_path / "site"

@@ -6,57 +6,16 @@ from __future__ import annotations
 import ast
 import os
 import re
-import subprocess
-import sys
 
 import nbformat
 import pytest
 
 from benchmarks import classroom
+from tests.notebooks.runner import NB_DIR, execute
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-NB_DIR = os.path.join(ROOT, "notebooks")
 NOTEBOOKS = sorted(p for p in os.listdir(NB_DIR) if p.endswith(".ipynb"))
 PUBLIC = {"benchmarks", "benchmarks.classroom", "sim", "runtime.containers", "runtime.images",
           "runtime.vm.pyvmm", "platform", "ipywidgets"}
-
-
-# Each notebook runs in a fresh Python, as a student's Jupyter runs it: nothing of this long test process
-# (hundreds of tests' threads, signal handlers, sockets) is shared with the kernel client. In CI a kernel
-# of notebook 3 once sat idle while the in-process client waited out its 600 s.
-RUNNER = """import sys, nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
-nb = nbformat.read(sys.argv[1], as_version=4)
-try:
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": sys.argv[3]}}).execute()
-except CellExecutionError as e:
-    sys.stderr.write(str(e)); sys.exit(3)
-nbformat.write(nb, sys.argv[2])
-"""
-
-
-def execute(path: str, mode: str, tmp_path, edit=None):
-    from nbclient.exceptions import CellExecutionError
-
-    nb = nbformat.read(os.path.join(NB_DIR, path), as_version=4)
-    if edit:
-        edit(nb)
-    given, done = str(tmp_path / "given.ipynb"), str(tmp_path / "done.ipynb")
-    nbformat.write(nb, given)
-    env = {**os.environ, "VMVC_NOTEBOOK_MODE": mode, "VMVC_ROOT": str(tmp_path / "state")}
-    try:
-        r = subprocess.run([sys.executable, "-c", RUNNER, given, done, str(tmp_path)], env=env,
-                           capture_output=True, text=True, timeout=1500)
-    finally:
-        if mode == "real":
-            subprocess.run([os.path.join(os.path.dirname(sys.executable), "vmvc"), "system", "stop"],
-                           env=env, capture_output=True, timeout=60)
-    if r.returncode == 3:
-        raise CellExecutionError(r.stderr[-4000:], "", "")
-    assert r.returncode == 0, r.stderr[-3000:]
-    return nbformat.read(done, as_version=4)
 
 
 @pytest.mark.slow

@@ -1,8 +1,10 @@
 """A notebook run top to bottom in a fresh Python, as a student's Jupyter runs it.
 
 Nothing of the long pytest process (hundreds of tests' threads, event loops, signal handlers, sockets)
-is shared with the kernel client: in CI, clients inside the test process twice waited out their 600 s
-on notebook 3 while its kernel sat idle (once in the notebook tests, once in the docs screenshot test).
+is shared with the kernel client. Execution is headless, so cells tagged ``skip-execution`` (nbclient's
+default ``skip_cells_with_tag``) are skipped: notebook 3's ipywidgets ``interact`` cell carries it. Run
+without a frontend, that cell sometimes never finished (jupyter/nbclient#312): three whole-suite runs
+here waited out 600 s on an idle kernel, the last one in a fresh Python too.
 """
 
 from __future__ import annotations

@@ -63,8 +63,8 @@ def test_huge_body_slowloris_and_vanishing_clients(vmvcd):
     assert b"400" in slow.recv(1024).split(b"\r\n")[0]  # dropped after the header timeout
     slow.close()
     # a client that vanishes in the middle of a stream
-    vmvcd.docker("run", "-d", "--name", "chatty", "busybox", "sh", "-c", "while :; do echo x; sleep 0.05; done",
-                 check=True)
+    vmvcd.docker("run", "-d", "--name", "chatty", "busybox", "sh", "-c",
+                 "while :; do echo x; sleep 0.05; done", check=True)
     for path in ("/containers/chatty/logs?stdout=1&follow=1", "/events"):
         s = socket.socket(socket.AF_UNIX)
         s.connect(vmvcd.sock)
@@ -91,7 +91,8 @@ def test_huge_body_slowloris_and_vanishing_clients(vmvcd):
                       st.dictionaries(st.sampled_from(["Image", "Cmd", "HostConfig", "Env", "Tty", "Labels"]),
                                       st.one_of(st.none(), st.integers(), st.text(max_size=10),
                                                 st.lists(st.integers(), max_size=3),
-                                                st.dictionaries(st.text(max_size=5), st.integers(), max_size=2)),
+                                                st.dictionaries(st.text(max_size=5), st.integers(),
+                                                                max_size=2)),
                                       max_size=4)))
 def fuzz_once(sock, method, path, query, body):
     if isinstance(body, dict):
@@ -100,7 +101,7 @@ def fuzz_once(sock, method, path, query, body):
         query += "&fromSrc=x"  # never a real import of random bytes into the store from here
     try:
         status, raw = call(sock, method, path + ("?" + query if query else ""), body)
-    except (ConnectionError, http.client.HTTPException, socket.timeout):
+    except (TimeoutError, ConnectionError, http.client.HTTPException):
         return
     assert status < 500 or status == 500 and b"message" in raw
 

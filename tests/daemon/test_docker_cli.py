@@ -1,4 +1,4 @@
-"""The real docker CLI (28.x) against ``vmvc daemon``: the commands of the tutorial, exact output and codes."""
+"""The real docker CLI (28.x) against ``vmvc daemon``: the tutorial's commands, exact output and codes."""
 
 from __future__ import annotations
 
@@ -82,8 +82,8 @@ def test_detached_lifecycle(vmvcd):
 
 
 def test_logs_follow_ends_with_the_container(vmvcd):
-    vmvcd.docker("run", "-d", "--name", "f", "busybox", "sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.2; done",
-                 check=True)
+    vmvcd.docker("run", "-d", "--name", "f", "busybox", "sh", "-c",
+                 "for i in 1 2 3; do echo $i; sleep 0.2; done", check=True)
     r = vmvcd.docker("logs", "-f", "f", timeout=30)
     assert r.returncode == 0 and r.stdout == b"1\n2\n3\n"
     vmvcd.docker("rm", "f", check=True)
@@ -144,8 +144,8 @@ def test_run_it_and_exec_it_through_a_pty(vmvcd):
 
 
 def test_events_while_another_client_runs(vmvcd):
-    ev = subprocess.Popen(["docker", "events", "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}"],
-                          env=vmvcd.env, stdout=subprocess.PIPE)
+    fmt = "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}"
+    ev = subprocess.Popen(["docker", "events", "--format", fmt], env=vmvcd.env, stdout=subprocess.PIPE)
     try:
         time.sleep(0.5)
         vmvcd.docker("run", "--rm", "--name", "ev1", "busybox", "true", check=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -48,6 +49,15 @@ def test_every_lecture_command_runs_as_written(tmp_path):
     env.pop("VMVC_DAEMON_CONFIG", None)
     blocks = lecture_blocks()
     assert len(blocks) == 6
+    # As written, but in this test's own places: the lecture's /tmp files and its registry port would
+    # otherwise be shared with every other checkout's run on the host (and left behind).
+    text = "\n".join(blocks)
+    assert "/tmp/vmvc-lecture" in text and "--port 5055" in text and "127.0.0.1:5055" in text
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    blocks = [b.replace("/tmp/vmvc-lecture", str(tmp_path / "vmvc-lecture")).replace("5055", str(port))
+              for b in blocks]
     try:
         for block in blocks:
             r = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=ROOT, env=env,
